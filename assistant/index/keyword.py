@@ -1,0 +1,50 @@
+"""Keyword search: BM25 (bm25s) over textnorm tokens, so Arabic words match across spellings.
+
+bm25s is used rather than LangChain's BM25Retriever, whose whitespace tokenizer keeps
+Arabic clitics and diacritics attached and so misses most Arabic matches.
+"""
+
+import json
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from assistant.textnorm import tokenize
+
+
+class KeywordIndex:
+    """BM25 over the rows of a snapshot's chunk list; also keeps each row's tokens."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        self.rows = rows
+        self._bm25: bm25s.BM25 | None = None
+
+    def _index(self) -> bm25s.BM25:
+        if self._bm25 is None:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(self.rows or [[]], show_progress=False)
+        return self._bm25
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Row numbers and scores of the best matches; rows sharing no token are left out."""
+        tokens = [t for t in tokenize(query) if t in self._index().vocab_dict]
+        if not tokens or not self.rows:
+            return []
+        scores = self._index().get_scores(tokens)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(int(row), float(scores[row])) for row in best if scores[row] > 0]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "tokens.jsonl").open("w", encoding="utf-8") as file:
+            for row in self.rows:
+                file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._index().save(str(directory / "bm25"), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "KeywordIndex":
+        with (directory / "tokens.jsonl").open(encoding="utf-8") as file:
+            keyword = cls([json.loads(line) for line in file])
+        keyword._bm25 = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False)
+        return keyword

@@ -1,0 +1,148 @@
+"""One generation of the index, in memory: documents, chunks, vectors, keyword index, manifest.
+
+On disk a generation is a directory of plain files that cannot run code when read (no
+pickle): manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss (FAISS with ids, so a
+document's vectors can be removed) and keyword/ (bm25s arrays and per-chunk tokens).
+"""
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from assistant import __version__
+from assistant.index.keyword import KeywordIndex
+from assistant.textnorm import NORMALIZATION_VERSION, tokenize
+from assistant.types import Chunk, FileFailure, IndexManifest, SourceDocument
+
+FORMAT_VERSION = 1
+
+
+class Snapshot:
+    def __init__(
+        self,
+        manifest: IndexManifest,
+        documents: dict[str, SourceDocument],
+        chunks: list[Chunk],
+        vectors: faiss.Index,
+        keyword: KeywordIndex,
+    ) -> None:
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.vectors = vectors
+        self.keyword = keyword
+        self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(chunks)}
+
+    @classmethod
+    def empty(cls, embedder: str, model: str, dimension: int, chunk_size: int, chunk_overlap: int) -> "Snapshot":
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION,
+            app_version=__version__,
+            embedder=embedder,
+            embedder_model=model,
+            dimension=dimension,
+            normalization_version=NORMALIZATION_VERSION,
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            documents=0,
+            chunks=0,
+            next_vector_id=0,
+            built_at=_now(),
+        )
+        return cls(manifest, {}, [], faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), KeywordIndex([]))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def chunk_text(self, chunk: Chunk) -> str:
+        return self.documents[chunk.doc_id].text[chunk.start : chunk.end]
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunk rows and cosine scores of the nearest vectors."""
+        if not self.chunks:
+            return []
+        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), min(k, len(self.chunks)))
+        return [(self._row_of_vector[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def find_document(self, key: str) -> SourceDocument | None:
+        """A document by id, id prefix (8+ characters) or source path."""
+        if key in self.documents:
+            return self.documents[key]
+        normalized = os.path.normpath(key)
+        for document in self.documents.values():
+            if os.path.normpath(document.source) == normalized:
+                return document
+        matches = [d for d in self.documents.values() if len(key) >= 8 and d.doc_id.startswith(key)]
+        return matches[0] if len(matches) == 1 else None
+
+    # -- changing (only a writer holding the lock does this, on its own copy) --------------
+
+    def add(self, document: SourceDocument, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        first = self.manifest.next_vector_id
+        ids = np.arange(first, first + len(chunks), dtype=np.int64)
+        numbered = [c.model_copy(update={"vector_id": int(i)}) for c, i in zip(chunks, ids, strict=True)]
+        if len(chunks):
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self.documents[document.doc_id] = document
+        for chunk in numbered:
+            self._row_of_vector[chunk.vector_id] = len(self.chunks)
+            self.chunks.append(chunk)
+            self.keyword.rows.append(tokenize(self.chunk_text(chunk)))
+        self._changed(next_vector_id=first + len(chunks))
+
+    def remove(self, doc_id: str) -> None:
+        keep = [row for row, c in enumerate(self.chunks) if c.doc_id != doc_id]
+        gone = np.array([c.vector_id for c in self.chunks if c.doc_id == doc_id], dtype=np.int64)
+        if len(gone):
+            self.vectors.remove_ids(gone)
+        self.chunks = [self.chunks[row] for row in keep]
+        self.keyword = KeywordIndex([self.keyword.rows[row] for row in keep])
+        self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(self.chunks)}
+        del self.documents[doc_id]
+        self._changed()
+
+    def record_failures(self, failures: list[FileFailure]) -> None:
+        self.manifest = self.manifest.model_copy(update={"last_failures": failures})
+
+    def _changed(self, **update: object) -> None:
+        self.keyword = KeywordIndex(self.keyword.rows)  # rebuilt on next use
+        self.manifest = self.manifest.model_copy(
+            update={"documents": len(self.documents), "chunks": len(self.chunks), "built_at": _now(), **update}
+        )
+
+    # -- disk ------------------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True)
+        _write_jsonl(directory / "documents.jsonl", (d.model_dump() for d in self.documents.values()))
+        _write_jsonl(directory / "chunks.jsonl", (c.model_dump() for c in self.chunks))
+        faiss.write_index(self.vectors, str(directory / "vectors.faiss"))
+        self.keyword.save(directory / "keyword")
+        manifest = self.manifest.model_copy(update={"app_version": __version__})
+        (directory / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "Snapshot":
+        manifest = IndexManifest.model_validate_json((directory / "manifest.json").read_text(encoding="utf-8"))
+        documents = {d["doc_id"]: SourceDocument(**d) for d in _read_jsonl(directory / "documents.jsonl")}
+        chunks = [Chunk(**c) for c in _read_jsonl(directory / "chunks.jsonl")]
+        vectors = faiss.read_index(str(directory / "vectors.faiss"))
+        return cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"))
+
+
+def _write_jsonl(path: Path, records) -> None:  # type: ignore[no-untyped-def]
+    with path.open("w", encoding="utf-8") as file:
+        for record in records:
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,121 @@
+"""The index directory: generations switched atomically, one writer at a time.
+
+    INDEX_DIR/CURRENT             name of the live generation (replaced atomically)
+    INDEX_DIR/generations/g-...   complete generations, each a Snapshot on disk
+    INDEX_DIR/write.lock          held by the one process changing the index
+
+A writer copies the live generation into memory, changes it, writes a new generation beside
+it, and only then replaces CURRENT, in one rename. A crash or Ctrl-C before that rename
+leaves the previous generation live and untouched; the half-written directory is removed by
+the next writer. Readers never take the lock, so searches keep working during a reindex.
+"""
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from assistant.errors import IndexBusyError, NotFoundError
+from assistant.index.snapshot import Snapshot
+
+# Generations kept besides the live one, for readers that opened them just before a switch.
+_KEEP_PREVIOUS = 1
+
+
+class IndexStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._generations = self.directory / "generations"
+        self._pointer = self.directory / "CURRENT"
+
+    def exists(self) -> bool:
+        return self._pointer.exists()
+
+    def live_generation(self) -> str | None:
+        try:
+            return self._pointer.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def load(self) -> Snapshot:
+        """The live generation; retried if a writer removes it between reading CURRENT and it."""
+        for _ in range(3):
+            name = self.live_generation()
+            if name is None:
+                raise NotFoundError(
+                    f"there is no index at {self.directory}; create one with `python -m assistant index add PATH...`"
+                )
+            try:
+                return Snapshot.load(self._generations / name)
+            except FileNotFoundError:
+                time.sleep(0.1)
+        raise NotFoundError(f"the index at {self.directory} changed while it was being read; try again")
+
+    @contextmanager
+    def writing(self, wait_seconds: float = 0) -> Iterator[None]:
+        """Hold the write lock; another writer gets IndexBusyError instead of waiting forever."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.directory / "write.lock")
+        try:
+            lock.acquire(timeout=wait_seconds)
+        except Timeout:
+            raise IndexBusyError(
+                f"another process is updating the index at {self.directory}; wait for it to finish"
+            ) from None
+        try:
+            self._remove_unfinished()
+            yield
+        finally:
+            lock.release()
+
+    def commit(self, snapshot: Snapshot) -> str:
+        """Write snapshot as a new generation and make it live in one atomic step."""
+        name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        unfinished = self._generations / f".unfinished-{name}"
+        snapshot.save(unfinished)
+        _fsync_tree(unfinished)
+        os.rename(unfinished, self._generations / name)
+        pointer_tmp = self.directory / f".CURRENT-{name}"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        _fsync_file(pointer_tmp)
+        os.replace(pointer_tmp, self._pointer)  # the switch
+        _fsync_dir(self.directory)
+        self._remove_old(keep=name)
+        return name
+
+    def _remove_unfinished(self) -> None:
+        for leftover in self._generations.glob(".unfinished-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.directory.glob(".CURRENT-*"):
+            leftover.unlink(missing_ok=True)
+
+    def _remove_old(self, keep: str) -> None:
+        old = sorted(p for p in self._generations.glob("g-*") if p.name != keep)
+        for generation in old[: max(0, len(old) - _KEEP_PREVIOUS)]:
+            shutil.rmtree(generation, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as file:
+        os.fsync(file.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            _fsync_file(path)
+    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        _fsync_dir(directory)

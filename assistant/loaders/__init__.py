@@ -1,0 +1,93 @@
+"""Files to text: one loader per format, chosen by extension and checked against the content."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.errors import UnreadableFileError
+from assistant.loaders.base import Extracted, ExtractedPage
+from assistant.loaders.html import load_html
+from assistant.loaders.metadata import find_date, guess_title
+from assistant.loaders.pdf import load_pdf
+from assistant.loaders.text import load_text
+from assistant.loaders.word import load_docx
+from assistant.textnorm import detect_language
+from assistant.types import PageInfo, SourceDocument
+
+PAGE_SEPARATOR = "\n\n"
+
+LOADERS: dict[str, Callable[[Path], Extracted]] = {
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".html": load_html,
+    ".htm": load_html,
+    ".md": load_text,
+    ".txt": load_text,
+}
+# Magic numbers of the binary formats, so a renamed file is caught before it is parsed.
+_SIGNATURES = {".pdf": (b"%PDF-", 1024), ".docx": (b"PK\x03\x04", 4)}
+_HINTS = {".doc": "save it as .docx", ".rtf": "save it as .docx", ".xlsx": "export it as text"}
+
+__all__ = ["LOADERS", "Extracted", "ExtractedPage", "load", "to_source_document"]
+
+
+def load(path: Path, max_bytes: int) -> Extracted:
+    """Read one file into pages of text, or raise UnreadableFileError saying why not."""
+    suffix = path.suffix.lower()
+    if suffix not in LOADERS:
+        hint = f" ({_HINTS[suffix]})" if suffix in _HINTS else ""
+        kinds = ", ".join(sorted(LOADERS))
+        raise UnreadableFileError(f"unsupported file type '{suffix or path.name}'{hint}; supported: {kinds}")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(1024)
+    except OSError as error:
+        raise UnreadableFileError(f"cannot read the file ({error.strerror})") from error
+    if size == 0:
+        raise UnreadableFileError("the file is empty")
+    if size > max_bytes:
+        raise UnreadableFileError(
+            f"the file is too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB, "
+            "set by ASSISTANT_MAX_FILE_MB)"
+        )
+    if suffix in _SIGNATURES:
+        magic, within = _SIGNATURES[suffix]
+        if magic not in head[:within]:
+            raise UnreadableFileError(f"the content is not {suffix[1:].upper()}, whatever its name says")
+    extracted = LOADERS[suffix](path)
+    if not any(page.text.strip() for page in extracted.pages):
+        notes = {page.note for page in extracted.pages if page.note}
+        raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
+    return extracted
+
+
+def to_source_document(extracted: Extracted, source: str, doc_id: str, added_at: str) -> SourceDocument:
+    """Join the pages into one text, remembering where each page lies in it."""
+    parts, pages, offset = [], [], 0
+    for page in extracted.pages:
+        if parts:
+            offset += len(PAGE_SEPARATOR)
+        parts.append(page.text)
+        pages.append(
+            PageInfo(
+                number=page.number,
+                start=offset,
+                end=offset + len(page.text),
+                quality=page.quality,
+                extractor=page.extractor,
+                note=page.note,
+            )
+        )
+        offset += len(page.text)
+    text = PAGE_SEPARATOR.join(parts)
+    return SourceDocument(
+        doc_id=doc_id,
+        source=source,
+        title=extracted.title or guess_title(text, fallback=Path(source).stem),
+        date=extracted.date or find_date(text),
+        format=extracted.format,
+        language=detect_language(text),
+        text=text,
+        pages=pages,
+        added_at=added_at,
+    )

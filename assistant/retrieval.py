@@ -1,0 +1,78 @@
+"""Hybrid search: dense and keyword rankings fused by weighted reciprocal rank fusion.
+
+Scores of the two methods differ in kind (cosine vs BM25), so only ranks are fused
+(as txtai's hybrid search does). Keyword search cannot match across languages, so for a
+passage in another language than the question its rank counts with the smaller
+`cross_lingual_keyword_weight`: an English question keeps finding Arabic passages by meaning.
+"""
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from assistant.embeddings import Embedder
+from assistant.index import Snapshot
+from assistant.settings import Settings
+from assistant.textnorm import detect_language
+from assistant.types import Hit
+
+
+def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
+    """The k best chunks for query, each with its fused score and per-method ranks."""
+    if not query.strip() or not snapshot.chunks:
+        return []
+    candidates = max(k, settings.search_candidates)
+    dense = snapshot.dense_search(embedder.embed_query(query), candidates)
+    keyword = snapshot.keyword.search(query, candidates)
+    dense_rank = {row: rank for rank, (row, _) in enumerate(dense, 1)}
+    keyword_rank = {row: rank for rank, (row, _) in enumerate(keyword, 1)}
+    query_language = detect_language(query)
+
+    def fused(row: int) -> float:
+        score = 0.0
+        if row in dense_rank:
+            score += settings.dense_weight / (settings.rrf_k + dense_rank[row])
+        if row in keyword_rank:
+            same = query_language == "other" or snapshot.chunks[row].language == query_language
+            weight = settings.keyword_weight if same else settings.cross_lingual_keyword_weight
+            score += weight / (settings.rrf_k + keyword_rank[row])
+        return score
+
+    rows = sorted(dense_rank.keys() | keyword_rank.keys(), key=lambda r: (-fused(r), r))[:k]
+    hits = []
+    for row in rows:
+        chunk = snapshot.chunks[row]
+        document = snapshot.documents[chunk.doc_id]
+        hits.append(
+            Hit(
+                doc_id=chunk.doc_id,
+                chunk_id=chunk.chunk_id,
+                source=document.source,
+                title=document.title,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                start=chunk.start,
+                end=chunk.end,
+                text=snapshot.chunk_text(chunk),
+                score=round(fused(row), 6),
+                dense_rank=dense_rank.get(row),
+                keyword_rank=keyword_rank.get(row),
+                language=chunk.language,
+            )
+        )
+    return hits
+
+
+class AssistantRetriever(BaseRetriever):
+    """The assistant's hybrid search as a LangChain retriever, for use in any chain."""
+
+    assistant: Any
+    k: int = 5
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [
+            Document(page_content=hit.text, metadata=hit.model_dump(exclude={"text"}))
+            for hit in self.assistant.search(query, k=self.k)
+        ]

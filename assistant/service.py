@@ -1,0 +1,209 @@
+"""The Assistant: the one door through which the CLI, the app and the tests use the index."""
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.chunking import chunk_document
+from assistant.embeddings import Embedder, build_embedder
+from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
+from assistant.index import IndexStore, Snapshot
+from assistant.loaders import LOADERS, load, to_source_document
+from assistant.retrieval import AssistantRetriever, hybrid_search
+from assistant.settings import Settings
+from assistant.textnorm import NORMALIZATION_VERSION
+from assistant.types import FileFailure, Hit, IngestReport
+
+# Called after each file with (files done, files in all, the file's path).
+Progress = Callable[[int, int, str], None]
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or build_embedder(settings)
+        self.store = IndexStore(settings.index_dir)
+        self._cached: tuple[str, Snapshot] | None = None
+
+    # -- reading ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The live index, reloaded only when a writer has switched generations."""
+        live = self.store.live_generation()
+        if self._cached is None or self._cached[0] != live:
+            snapshot = self.store.load()
+            self._check_compatible(snapshot, writing=False)
+            self._cached = (self.store.live_generation() or "", snapshot)
+        return self._cached[1]
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k)
+
+    def retriever(self, k: int = 5) -> AssistantRetriever:
+        return AssistantRetriever(assistant=self, k=k)
+
+    def info(self) -> dict[str, Any]:
+        snapshot = self.snapshot()
+        documents = [
+            {
+                "doc_id": d.doc_id,
+                "source": d.source,
+                "title": d.title,
+                "date": d.date,
+                "format": d.format,
+                "language": d.language,
+                "pages": len(d.pages),
+                "chunks": sum(1 for c in snapshot.chunks if c.doc_id == d.doc_id),
+                "quality": round(min((p.quality for p in d.pages), default=1.0), 3),
+                "page_notes": [f"p{p.number}: {p.note}" for p in d.pages if p.note],
+            }
+            for d in sorted(snapshot.documents.values(), key=lambda d: d.source)
+        ]
+        return {
+            "index_dir": str(self.store.directory),
+            "generation": self.store.live_generation(),
+            "manifest": snapshot.manifest.model_dump(),
+            "documents": documents,
+        }
+
+    # -- writing ------------------------------------------------------------------------
+
+    def ingest(
+        self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        """Add, update or skip each file under paths; one atomic switch at the end."""
+        report = IngestReport()
+        files = _expand(paths, report)
+        with self.store.writing():
+            snapshot = self._writable_snapshot()
+            by_source = {os.path.normpath(d.source): d for d in snapshot.documents.values()}
+            for done, path in enumerate(files, 1):
+                self._ingest_file(snapshot, path, by_source, report)
+                if progress:
+                    progress(done, len(files), str(path))
+            if prune:
+                for source, document in sorted(by_source.items()):
+                    if not os.path.exists(source) and document.doc_id in snapshot.documents:
+                        snapshot.remove(document.doc_id)
+                        report.removed.append(document.source)
+            if report.changed or report.failed != snapshot.manifest.last_failures:
+                snapshot.record_failures(report.failed)
+                self.store.commit(snapshot)
+        return report
+
+    def remove(self, key: str) -> str:
+        """Remove one document by id or source path; returns its source."""
+        with self.store.writing():
+            snapshot = self._writable_snapshot()
+            document = snapshot.find_document(key)
+            if document is None:
+                raise NotFoundError(f"no indexed document has the id or path {key!r}")
+            snapshot.remove(document.doc_id)
+            self.store.commit(snapshot)
+        return document.source
+
+    def _ingest_file(self, snapshot: Snapshot, path: Path, by_source: dict, report: IngestReport) -> None:
+        source = os.path.normpath(str(path))
+        max_bytes = int(self.settings.max_file_mb * 2**20)
+        try:
+            if path.stat().st_size > max_bytes:
+                load(path, max_bytes)  # raises the too-large message before we read it all
+            doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        except (OSError, UnreadableFileError) as error:
+            report.failed.append(FileFailure(source=source, reason=_reason(error)))
+            return
+        previous = by_source.get(source)
+        if previous is not None and previous.doc_id == doc_id:
+            report.unchanged.append(source)
+            return
+        if doc_id in snapshot.documents:
+            report.unchanged.append(source)
+            report.warnings.append(f"{source}: same content as {snapshot.documents[doc_id].source}; not indexed twice")
+            return
+        try:
+            extracted = load(path, max_bytes)
+        except UnreadableFileError as error:
+            report.failed.append(FileFailure(source=source, reason=_reason(error)))
+            return  # an older version of the file, if any, stays indexed
+        except Exception as error:  # a loader bug must not cost the rest of the batch
+            report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
+            return
+        document = to_source_document(extracted, source, doc_id, datetime.now(UTC).isoformat(timespec="seconds"))
+        chunks = chunk_document(
+            doc_id, document.text, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
+        )
+        vectors = self.embedder.embed_documents([document.text[c.start : c.end] for c in chunks])
+        if previous is not None:
+            snapshot.remove(previous.doc_id)
+            report.updated.append(source)
+        else:
+            report.added.append(source)
+        snapshot.add(document, chunks, vectors)
+        by_source[source] = document
+        report.warnings.extend(f"{source}: page {p.number}: {p.note}" for p in document.pages if p.note)
+
+    def _writable_snapshot(self) -> Snapshot:
+        if not self.store.exists():
+            return Snapshot.empty(
+                self.embedder.name,
+                self.embedder.model,
+                self.embedder.dimension,
+                self.settings.chunk_size,
+                self.settings.chunk_overlap,
+            )
+        snapshot = self.store.load()
+        self._check_compatible(snapshot, writing=True)
+        return snapshot
+
+    def _check_compatible(self, snapshot: Snapshot, writing: bool) -> None:
+        manifest = snapshot.manifest
+        built = (manifest.embedder, manifest.embedder_model, manifest.normalization_version)
+        wanted = (self.embedder.name, self.embedder.model, NORMALIZATION_VERSION)
+        chunking_differs = (manifest.chunk_size, manifest.chunk_overlap) != (
+            self.settings.chunk_size,
+            self.settings.chunk_overlap,
+        )
+        if built != wanted or (writing and chunking_differs):
+            raise IndexMismatchError(
+                f"the index at {self.store.directory} was built with embedder {manifest.embedder} "
+                f"({manifest.embedder_model}, {manifest.dimension} dimensions), normalisation "
+                f"{manifest.normalization_version}, chunks of {manifest.chunk_size}/{manifest.chunk_overlap}; "
+                f"the current settings use {self.embedder.name} ({self.embedder.model}), normalisation "
+                f"{NORMALIZATION_VERSION}, chunks of {self.settings.chunk_size}/{self.settings.chunk_overlap}. "
+                "Either restore the settings it was built with, or rebuild it: point ASSISTANT_INDEX_DIR at a "
+                "new directory (or delete this one) and run `python -m assistant index add` on the documents again."
+            )
+
+
+def _expand(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
+    """Files under each path, recursively, in a stable order; hidden files are skipped."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+            for file in found:
+                if file.suffix.lower() in LOADERS:
+                    files.append(file)
+                else:
+                    report.failed.append(
+                        FileFailure(source=os.path.normpath(file), reason=f"unsupported file type '{file.suffix}'")
+                    )
+        elif path.is_file():
+            files.append(path)
+        else:
+            report.failed.append(FileFailure(source=str(path), reason="no such file or folder"))
+    return list(dict.fromkeys(files))
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"cannot read the file ({error.strerror or error})"
+    return str(error) or type(error).__name__

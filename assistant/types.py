@@ -1,0 +1,105 @@
+"""The data the assistant passes around. Vectors are never fields: they live in the index."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PageInfo(_Model):
+    """Where one page of a document lies in the document text, and how well it was read."""
+
+    number: int = Field(description="1-based page number as in the original file.")
+    start: int = Field(description="Offset of the page's first character in the document text.")
+    end: int = Field(description="Offset just past the page's last character.")
+    quality: float = Field(description="Extraction quality from 0 (unusable) to 1 (clean).")
+    extractor: str = Field(description="Which extractor produced the text, e.g. pypdf.")
+    note: str | None = Field(None, description="What went wrong on this page, if anything.")
+
+
+class SourceDocument(_Model):
+    """A document as indexed: its exact text and where it came from."""
+
+    doc_id: str = Field(description="Stable id: a hash of the file's content.")
+    source: str = Field(description="The file path as it was added.")
+    title: str
+    date: str | None = Field(None, description="ISO date the document states, if any.")
+    format: str = Field(description="pdf, docx, html, md or txt.")
+    language: str = Field(description="Dominant language: ar, en or other.")
+    text: str = Field(description="The text as indexed; chunk offsets point into it.")
+    pages: list[PageInfo]
+    added_at: str = Field(description="When it was indexed (ISO 8601, UTC).")
+
+
+class Chunk(_Model):
+    """A retrievable passage: a span of one document's text."""
+
+    chunk_id: str
+    doc_id: str
+    vector_id: int = Field(description="The id of this chunk's vector in FAISS.")
+    start: int
+    end: int
+    page_start: int
+    page_end: int
+    language: str
+
+
+class Hit(_Model):
+    """A search result: a chunk with its text, its source and how each method ranked it."""
+
+    doc_id: str
+    chunk_id: str
+    source: str
+    title: str
+    page_start: int
+    page_end: int
+    start: int
+    end: int
+    text: str
+    score: float = Field(description="Fused reciprocal-rank score; higher is better.")
+    dense_rank: int | None = Field(description="1-based rank in dense search, None if absent.")
+    keyword_rank: int | None = Field(description="1-based rank in keyword search.")
+    language: str
+
+
+class FileFailure(_Model):
+    """A file that could not be indexed, and why, in words an admin can act on."""
+
+    source: str
+    reason: str
+
+
+class IndexManifest(_Model):
+    """What an index was built with; an index refuses queries built with other settings."""
+
+    format_version: int
+    app_version: str
+    embedder: str
+    embedder_model: str
+    dimension: int
+    normalization_version: str
+    chunk_size: int
+    chunk_overlap: int
+    documents: int
+    chunks: int
+    next_vector_id: int
+    built_at: str
+    last_failures: list[FileFailure] = Field(default_factory=list)
+
+
+class IngestReport(BaseModel):
+    """The outcome of one `index add`, file by file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    failed: list[FileFailure] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)

@@ -1,0 +1,93 @@
+"""Compare PDF text extractors on ../shared/data/pdf, the measurement behind assistant/loaders/pdf.py.
+
+Run: python benchmarks/pdf_extraction.py [SHARED_PDF_DIR]
+
+For files with a reference (tabula's expected cells, docling's ground truth, pypdf's habibi
+text) it prints how much of the reference each method recovers; for the Saudi laws, which have
+none, the mean page quality score. Methods: each extractor raw, each after `repair`, and the
+pipeline the product uses (pypdf, falling back per page to pypdfium2).
+"""
+
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+
+import pdfplumber
+import pypdf
+import pypdfium2
+
+from assistant.loaders.pdf import load_pdf, quality, repair
+
+
+def pypdf_pages(path: Path) -> list[str]:
+    return [page.extract_text() or "" for page in pypdf.PdfReader(path).pages]
+
+
+def pdfium_pages(path: Path) -> list[str]:
+    document = pypdfium2.PdfDocument(str(path))
+    return [document[i].get_textpage().get_text_range().replace("\r\n", "\n") for i in range(len(document))]
+
+
+def plumber_pages(path: Path) -> list[str]:
+    with pdfplumber.open(path) as pdf:
+        return [page.extract_text() or "" for page in pdf.pages]
+
+
+METHODS = {
+    "pypdf": lambda p: pypdf_pages(p),
+    "pypdfium2": lambda p: pdfium_pages(p),
+    "pdfplumber": lambda p: plumber_pages(p),
+    "pypdf+repair": lambda p: [repair(t) for t in pypdf_pages(p)],
+    "pypdfium2+repair": lambda p: [repair(t) for t in pdfium_pages(p)],
+    "pipeline": lambda p: [page.text for page in load_pdf(p).pages],
+}
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def cells_found(text: str, cells: list[str]) -> str:
+    flat = squash(text)
+    return f"{sum(squash(c) in flat for c in cells)}/{len(cells)} cells"
+
+
+def similarity(text: str, reference: str) -> str:
+    return f"{difflib.SequenceMatcher(None, squash(text), squash(reference)).ratio():.2f} sim"
+
+
+def main(root: Path) -> None:
+    cells = json.loads((root / "arabic-tabula/expected_cells.json").read_text())
+    docling = root / "arabic-docling-rtl/groundtruth"
+    reference = {
+        "arabic-tabula/arabic.pdf": lambda t: cells_found(t, [c["text"] for c in cells["arabic.pdf"]]),
+        "arabic-tabula/mednine.pdf": lambda t: cells_found(t, [c["text"] for c in cells["mednine.pdf"]]),
+        "arabic-docling-rtl/right_to_left_01.pdf": lambda t: similarity(
+            t, re.sub(r"^#+ ", "", (docling / "right_to_left_01.docling.md").read_text(), flags=re.M)
+        ),
+        "arabic-pypdf-samples/habibi.pdf": lambda t: similarity(
+            t, (root / "arabic-pypdf-samples/habibi.expected.txt").read_text()
+        ),
+    }
+    no_reference = [
+        "arabic-docling-rtl/right_to_left_02.pdf",
+        *sorted(str(p.relative_to(root)) for p in (root / "arabic-saudi-laws").glob("*.pdf")),
+        *sorted(str(p.relative_to(root)) for p in (root / "english-unsc-debates").glob("*.pdf")),
+    ]
+    print(f"{'file':48} " + " ".join(f"{m:>17}" for m in METHODS))
+    for name, measure in reference.items():
+        texts = {m: "\n".join(read(root / name)) for m, read in METHODS.items()}
+        print(f"{name:48} " + " ".join(f"{measure(texts[m]):>17}" for m in METHODS))
+    print("mean page quality (no reference text):")
+    for name in no_reference:
+        row = []
+        for read in METHODS.values():
+            pages = read(root / name)
+            row.append(f"{sum(quality(t) for t in pages) / max(1, len(pages)):.2f} q")
+        print(f"{name:48} " + " ".join(f"{r:>17}" for r in row))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parents[2] / "shared/data/pdf"))
