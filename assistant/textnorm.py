@@ -38,11 +38,13 @@ _LATIN_LETTER = re.compile("[A-Za-z]")
 _WORD = re.compile(r"\w+")
 _PUNCTUATION_OR_SYMBOL = regex.compile(r"[\p{P}\p{S}]")
 
-_STOPWORDS_AR = set(
-    """في من على الى عن مع هذا هذه ذلك تلك التي الذي الذين اللذين ان او ثم هو هي هم
+# Compared after folding, so any spelling (على/علي، أن/ان) matches.
+_STOPWORDS_AR = {
+    word.translate(_LETTER_FOLDS)
+    for word in """في من على الى عن مع هذا هذه ذلك تلك التي الذي الذين اللذين ان او ثم هو هي هم
     انه انها كان كانت قد لا ما لم لن كما بين عند كل بعض غير حيث اذا منذ خلال و ف ب ل
     وقد وفي ومن وهو وهي وان اما ايضا الا حتى لدى لقد هل كم ماذا متى اين كيف""".split()
-)
+}
 _STOPWORDS_EN = set(
     """a an the of to in on at by for from with and or but is are was were be been being
     it its this that these those as what which who whom whose how when where why did do
@@ -90,8 +92,7 @@ def tokenize(text: str) -> list[str]:
         if _ARABIC_LETTER.match(word):
             if word.startswith("وال") and len(word) > 5:
                 word = word[1:]
-            folded = word.translate(_LETTER_FOLDS)
-            if folded in _STOPWORDS_AR:
+            if word.translate(_LETTER_FOLDS) in _STOPWORDS_AR:
                 continue
             tokens.append(_stemmer("arabic").stemWord(word).translate(_LETTER_FOLDS))
         elif word not in _STOPWORDS_EN:

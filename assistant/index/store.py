@@ -23,10 +23,6 @@ from filelock import FileLock, Timeout
 from assistant.errors import IndexBusyError, NotFoundError
 from assistant.index.snapshot import Snapshot
 
-# Generations kept besides the live one, for readers that opened them just before a switch.
-_KEEP_PREVIOUS = 1
-
-
 class IndexStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -75,6 +71,7 @@ class IndexStore:
 
     def commit(self, snapshot: Snapshot) -> str:
         """Write snapshot as a new generation and make it live in one atomic step."""
+        previous = self.live_generation()
         name = f"g-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         unfinished = self._generations / f".unfinished-{name}"
         snapshot.save(unfinished)
@@ -85,7 +82,8 @@ class IndexStore:
         _fsync_file(pointer_tmp)
         os.replace(pointer_tmp, self._pointer)  # the switch
         _fsync_dir(self.directory)
-        self._remove_old(keep=name)
+        # The previous generation stays for readers that opened it just before the switch.
+        self._remove_generations_except({name, previous})
         return name
 
     def _remove_unfinished(self) -> None:
@@ -94,10 +92,10 @@ class IndexStore:
         for leftover in self.directory.glob(".CURRENT-*"):
             leftover.unlink(missing_ok=True)
 
-    def _remove_old(self, keep: str) -> None:
-        old = sorted(p for p in self._generations.glob("g-*") if p.name != keep)
-        for generation in old[: max(0, len(old) - _KEEP_PREVIOUS)]:
-            shutil.rmtree(generation, ignore_errors=True)
+    def _remove_generations_except(self, keep: set[str | None]) -> None:
+        for generation in self._generations.glob("g-*"):
+            if generation.name not in keep:
+                shutil.rmtree(generation, ignore_errors=True)
 
 
 def _fsync_file(path: Path) -> None:

@@ -24,7 +24,8 @@ _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 # "22 اذار مارس 2017" (normalize turns the slash of "آذار/مارس" into a space), "14 October 2021"
 _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}}) ({_MONTH})(?: (?:{_MONTH}))? (\d{{4}})\b")
 _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH}) (\d{{1,2}}) (\d{{4}})\b")
-_NUMERIC = re.compile(r"\b(\d{4})[/-](\d{1,2})[/-](\d{1,2})\b")
+# 2017/03/22 or 2017-03-22, whose separators normalize has turned into spaces.
+_NUMERIC = re.compile(r"\b(\d{4}) (\d{1,2}) (\d{1,2})\b")
 
 
 def find_date(text: str) -> str | None:

@@ -24,6 +24,8 @@ def decode(data: bytes) -> str:
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
+    elif b"\x00" in data[:8192]:
+        raise UnreadableFileError("this looks like binary data, not text")
     else:
         try:
             text = data.decode("utf-8-sig")

@@ -1,0 +1,80 @@
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+from fpdf import FPDF
+
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FONT = Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path, monkeypatch):
+    """Every test gets its own index directory and no ASSISTANT_ settings from outside."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(index_dir=tmp_path / "index", embedder="fake", chunk_size=300, chunk_overlap=60)
+
+
+@pytest.fixture
+def assistant(settings) -> Assistant:
+    return Assistant(settings)
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent")
+    return SHARED
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    """A real PDF with a text layer, Arabic shaped by HarfBuzz, one string per page."""
+    pdf = FPDF()
+    pdf.add_font("dejavu", fname=str(FONT))
+    pdf.set_font("dejavu", size=13)
+    pdf.set_text_shaping(True)
+    for text in pages:
+        pdf.add_page()
+        for line in text.split("\n"):
+            pdf.multi_cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+# Short documents on distinct topics, Arabic and English, shared by several tests.
+KUWAIT_AR = (
+    "اجتماع الكويت\n"
+    "عقدت مجموعة العمل المعنية بالاتصالات المضادة اجتماعها في الكويت بمشاركة ثماني وعشرين دولة. "
+    "وناقش المشاركون سبل مواجهة الدعاية الإلكترونية لتنظيم داعش على الإنترنت."
+)
+FOOTBALL_AR = (
+    "نهائي كأس تونس\n"
+    "فاز النادي الإفريقي على الترجي في نهائي كأس تونس لكرة القدم أمام جمهور غفير في ملعب رادس. "
+    "وسجل المهاجم هدفين في الشوط الثاني."
+)
+BUDGET_EN = (
+    "Budget report\n"
+    "The finance ministry presented the annual budget to parliament. "
+    "Spending on schools and hospitals rises by four percent next year."
+)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "kuwait.txt").write_text(KUWAIT_AR, encoding="utf-8")
+    (folder / "football.md").write_text(FOOTBALL_AR, encoding="utf-8")
+    (folder / "budget.txt").write_text(BUDGET_EN, encoding="utf-8")
+    return folder
