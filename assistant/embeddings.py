@@ -86,7 +86,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self._engine.get_sentence_embedding_dimension())
+        return int(self._engine.get_embedding_dimension())
 
     def _prompt(self, kind: str) -> dict[str, str]:
         prompts = self._engine.prompts or {}
@@ -117,10 +117,10 @@ class SentenceTransformerEmbedder:
 
 class FakeEmbedder:
     name = "fake"
-    model = "hashed-bag-of-words"
 
     def __init__(self, dimension: int = 256) -> None:
         self._dimension = dimension
+        self.model = f"hashed-bag-of-words-{dimension}"
 
     @property
     def dimension(self) -> int:

@@ -160,8 +160,8 @@ class Assistant:
 
     def _check_compatible(self, snapshot: Snapshot, writing: bool) -> None:
         manifest = snapshot.manifest
-        built = (manifest.embedder, manifest.embedder_model, manifest.normalization_version)
-        wanted = (self.embedder.name, self.embedder.model, NORMALIZATION_VERSION)
+        built = (manifest.embedder, manifest.embedder_model, manifest.dimension, manifest.normalization_version)
+        wanted = (self.embedder.name, self.embedder.model, self.embedder.dimension, NORMALIZATION_VERSION)
         chunking_differs = (manifest.chunk_size, manifest.chunk_overlap) != (
             self.settings.chunk_size,
             self.settings.chunk_overlap,
@@ -171,7 +171,8 @@ class Assistant:
                 f"the index at {self.store.directory} was built with embedder {manifest.embedder} "
                 f"({manifest.embedder_model}, {manifest.dimension} dimensions), normalisation "
                 f"{manifest.normalization_version}, chunks of {manifest.chunk_size}/{manifest.chunk_overlap}; "
-                f"the current settings use {self.embedder.name} ({self.embedder.model}), normalisation "
+                f"the current settings use {self.embedder.name} ({self.embedder.model}, "
+                f"{self.embedder.dimension} dimensions), normalisation "
                 f"{NORMALIZATION_VERSION}, chunks of {self.settings.chunk_size}/{self.settings.chunk_overlap}. "
                 "Either restore the settings it was built with, or rebuild it: point ASSISTANT_INDEX_DIR at a "
                 "new directory (or delete this one) and run `python -m assistant index add` on the documents again."

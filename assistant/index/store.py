@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from assistant.errors import IndexBusyError, NotFoundError
 from assistant.index.snapshot import Snapshot
 
+
 class IndexStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)

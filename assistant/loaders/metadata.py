@@ -48,10 +48,20 @@ def find_date(text: str) -> str | None:
 
 
 def guess_title(text: str, fallback: str) -> str:
-    """The first line that reads like a headline: several words, no date, not too long."""
-    for line in text.splitlines():
-        line = line.strip(" •\t")
-        words = line.split()
-        if 4 <= len(words) <= 30 and not find_date(line):
-            return line[:200]
+    """The first line that reads like a headline: a few words, no date, no closing full stop.
+
+    A line of one to three words is a section label ("عرب وعالم") when a longer headline
+    follows within two lines, and the title itself otherwise ("Budget report").
+    """
+    lines = [line.strip(" •\t") for line in text.splitlines() if line.strip(" •\t")][:8]
+    headlines = [line for line in lines if _reads_like_headline(line)]
+    for line in headlines:
+        following = lines[lines.index(line) + 1 : lines.index(line) + 3]
+        if len(line.split()) < 4 and any(_reads_like_headline(f) and len(f.split()) >= 4 for f in following):
+            continue
+        return line[:200]
     return fallback
+
+
+def _reads_like_headline(line: str) -> bool:
+    return 1 <= len(line.split()) <= 25 and not line.endswith(".") and not find_date(line)

@@ -1,0 +1,60 @@
+import json
+
+from click.testing import CliRunner
+
+from assistant.cli import main
+
+HIT_KEYS = {"doc_id", "source", "title", "page_start", "page_end", "text", "score", "dense_rank", "keyword_rank"}
+
+
+def run(*args, env=None):
+    result = CliRunner().invoke(main, list(args), env={"ASSISTANT_EMBEDDER": "fake", **(env or {})})
+    return result
+
+
+def test_add_info_search_remove(corpus):
+    result = run("index", "add", str(corpus))
+    assert result.exit_code == 0, result.output
+    assert "added: 3" in result.output and "failed: 0" in result.output
+
+    info = run("index", "info")
+    assert "3 documents" in info.output and "embedder fake" in info.output
+
+    result = run("search", "نهائي كأس تونس", "-k", "2", "--json")
+    hits = json.loads(result.output)
+    assert len(hits) == 2
+    assert set(hits[0]) >= HIT_KEYS
+    assert hits[0]["source"].endswith("football.md")
+
+    doc_id = hits[0]["doc_id"]
+    assert run("index", "remove", doc_id).exit_code == 0
+    assert "2 documents" in run("index", "info").output
+
+
+def test_failures_are_listed_with_reasons_and_kept_in_info(corpus):
+    (corpus / "scan.pdf").write_bytes(b"not a pdf at all")
+    result = run("index", "add", str(corpus))
+    assert result.exit_code == 0
+    assert "failed: 1" in result.output
+    assert "scan.pdf: the content is not PDF" in result.output
+    info = json.loads(run("index", "info", "--json").output)
+    assert info["manifest"]["last_failures"][0]["source"].endswith("scan.pdf")
+
+
+def test_errors_are_one_clear_line_not_a_traceback(corpus):
+    result = run("search", "الكويت")
+    assert result.exit_code == 1
+    assert "there is no index" in result.output
+    assert "Traceback" not in result.output
+    run("index", "add", str(corpus))
+    result = run("search", "الكويت", env={"ASSISTANT_FAKE_EMBEDDER_DIM": "32"})
+    assert result.exit_code == 1 and "256 dimensions" in result.output and "32 dimensions" in result.output
+    result = run("index", "add", str(corpus), env={"ASSISTANT_CHUNK_SIZE": "500"})
+    assert result.exit_code == 1 and "rebuild it" in result.output
+
+
+def test_text_search_output_shows_title_page_and_ranks(corpus):
+    run("index", "add", str(corpus))
+    result = run("search", "annual budget")
+    assert result.exit_code == 0
+    assert "1. Budget report" in result.output and "p1" in result.output and "dense#" in result.output

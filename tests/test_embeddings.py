@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from assistant.embeddings import FakeEmbedder, LangChainEmbeddings, SentenceTransformerEmbedder, build_embedder
+from assistant.settings import Settings
+
+
+def test_fake_embedder_is_deterministic_and_ranks_shared_words_higher():
+    embedder = FakeEmbedder(64)
+    documents = embedder.embed_documents(["اجتماع التحالف في الكويت", "مباراة كرة القدم"])
+    assert np.array_equal(documents, FakeEmbedder(64).embed_documents(["اجتماع التحالف في الكويت", "مباراة كرة القدم"]))
+    query = embedder.embed_query("التحالف بالكويت")
+    assert documents[0] @ query > documents[1] @ query
+
+
+def test_factory_needs_a_model_for_sentence_transformers():
+    with pytest.raises(ValueError, match="ASSISTANT_EMBEDDER_MODEL"):
+        build_embedder(Settings(embedder="sentence-transformers"))
+
+
+@pytest.fixture(scope="module")
+def local_model_dir(tmp_path_factory):
+    """A real, tiny sentence-transformers model saved to disk: no hub, no download."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]", "query", "passage", ":", "الكويت", "التحالف", "كرة", "القدم", "kuwait", "coalition"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    module = StaticEmbedding(tokenizer, embedding_dim=8)
+    model = SentenceTransformer(modules=[module], prompts={"query": "query: ", "document": "passage: "})
+    path = tmp_path_factory.mktemp("st") / "tiny-model"
+    model.save(str(path))
+    return path
+
+
+def test_sentence_transformers_loads_a_local_directory_and_uses_its_prompts(local_model_dir):
+    embedder = build_embedder(Settings(embedder="sentence-transformers", embedder_model=str(local_model_dir)))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.dimension == 8
+    documents = embedder.embed_documents(["الكويت التحالف", "كرة القدم"])
+    assert documents.shape == (2, 8)
+    assert np.allclose(np.linalg.norm(documents, axis=1), 1, atol=1e-5)
+    # The model's own prompts differ per side, so a text embeds differently as query and document.
+    assert embedder._prompt("query") == {"prompt_name": "query"}
+    assert embedder._prompt("document") == {"prompt_name": "document"}
+    assert not np.allclose(embedder.embed_query("الكويت التحالف"), documents[0])
+
+
+def test_langchain_adapter_returns_lists():
+    adapter = LangChainEmbeddings(FakeEmbedder(16))
+    assert len(adapter.embed_query("الكويت")) == 16
+    assert len(adapter.embed_documents(["a", "ب"])) == 2

