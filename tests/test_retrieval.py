@@ -61,12 +61,13 @@ def test_reciprocal_rank_fusion_adds_weighted_inverse_ranks(settings):
     embedder = ChosenVectors([0.9, 0.0, 0.5])  # dense: ar1 first, en1 second, ar2 third
     hits = hybrid_search(build(embedder), embedder, settings, "اجتماع الكويت", k=3)
     by_doc = {h.doc_id: h for h in hits}
-    assert by_doc["ar1"].dense_rank == 1 and by_doc["ar1"].keyword_rank == 1
+    assert by_doc["ar1"].dense_rank == 1
+    assert by_doc["ar1"].keyword_rank == 1
     k = settings.rrf_k
     assert by_doc["ar1"].score == pytest.approx(1 / (k + 1) + 1 / (k + 1), abs=1e-6)
     assert by_doc["en1"].keyword_rank is None  # no Arabic word matches an English passage
     assert by_doc["en1"].score == pytest.approx(1 / (k + 2), abs=1e-6)
-    assert [h.doc_id for h in hits][0] == "ar1"
+    assert next(h.doc_id for h in hits) == "ar1"
 
 
 def test_keyword_ranks_count_less_for_passages_in_another_language(settings):

@@ -7,8 +7,10 @@ document's vectors can be removed) and keyword/ (bm25s arrays and per-chunk toke
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -97,7 +99,7 @@ class Snapshot:
         keep = [row for row, c in enumerate(self.chunks) if c.doc_id != doc_id]
         gone = np.array([c.vector_id for c in self.chunks if c.doc_id == doc_id], dtype=np.int64)
         if len(gone):
-            self.vectors.remove_ids(gone)
+            self.vectors.remove_ids(gone)  # type: ignore[arg-type]  # SWIG wraps the array
         self.chunks = [self.chunks[row] for row in keep]
         self.keyword = KeywordIndex([self.keyword.rows[row] for row in keep])
         self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(self.chunks)}
@@ -133,13 +135,13 @@ class Snapshot:
         return cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"))
 
 
-def _write_jsonl(path: Path, records) -> None:  # type: ignore[no-untyped-def]
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as file:
         for record in records:
             file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as file:
         return [json.loads(line) for line in file if line.strip()]
 

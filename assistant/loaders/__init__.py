@@ -63,7 +63,9 @@ def load(path: Path, max_bytes: int) -> Extracted:
 
 def to_source_document(extracted: Extracted, source: str, doc_id: str, added_at: str) -> SourceDocument:
     """Join the pages into one text, remembering where each page lies in it."""
-    parts, pages, offset = [], [], 0
+    parts: list[str] = []
+    pages: list[PageInfo] = []
+    offset = 0
     for page in extracted.pages:
         if parts:
             offset += len(PAGE_SEPARATOR)

@@ -10,7 +10,9 @@ benchmarks/pdf_extraction.py on ../shared/data/pdf (see the README).
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pypdf
 import pypdfium2
@@ -36,6 +38,8 @@ _JUNK_TOKEN = re.compile(r"(?=\S*[\u0621-\u064a])(?=\S*[A-Za-z()'#$%@\[\]{}<>|\\
 _BAD_CHARS = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
 _COMMON_ARABIC = set("في من على إلى الى عن أن ان التي الذي مع هذا هذه ما لا كان و أو كما بين ذلك قد".split())
 
+T = TypeVar("T")
+
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
@@ -52,13 +56,13 @@ def load_pdf(path: Path) -> Extracted:
         text, extractor = max(candidates, key=lambda c: quality(c[0]))
         note = None
         if not text.strip():
-            has_images = bool(_safe(lambda p=page: list(p.images), []))
+            has_images = _safe(lambda: len(page.images) > 0, False)  # noqa: B023  # called at once
             note = "no text layer (a scanned image?): needs OCR" if has_images else "empty page"
         pages.append(ExtractedPage(index + 1, text, quality(text), extractor, note))
     if second is not None:
         second.close()
-    title = _safe(lambda: (reader.metadata or {}).get("/Title"), None)
-    return Extracted(format="pdf", pages=pages, title=str(title).strip() if title else None)
+    title = _safe(lambda: (reader.metadata.title or "").strip() if reader.metadata else "", "")
+    return Extracted(format="pdf", pages=pages, title=title or None)
 
 
 def _open(path: Path) -> pypdf.PdfReader:
@@ -166,7 +170,7 @@ def quality(text: str) -> float:
     return round(score, 3)
 
 
-def _safe(read, default):  # type: ignore[no-untyped-def]
+def _safe(read: Callable[[], T], default: T) -> T:
     """Run one extraction step; a damaged page yields the default instead of failing the file."""
     try:
         return read()

@@ -54,7 +54,7 @@ def clean_web_text(text: str) -> str:
 
 
 def _is_boilerplate(key: str) -> bool:
-    return (
+    return bool(
         key in _UI_LABELS
         or key in _PRAYERS
         or bool(_CLOCK.match(key))
