@@ -111,10 +111,11 @@ class Assistant:
         try:
             if path.stat().st_size > max_bytes:
                 load(path, max_bytes)  # raises the too-large message before we read it all
-            doc_id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, UnreadableFileError) as error:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
             return
+        doc_id = content_hash[:16]
         previous = by_source.get(source)
         if previous is not None and previous.doc_id == doc_id:
             report.unchanged.append(source)
@@ -131,7 +132,7 @@ class Assistant:
         except Exception as error:  # a loader bug must not cost the rest of the batch
             report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
             return
-        document = to_source_document(extracted, source, doc_id, datetime.now(UTC).isoformat(timespec="seconds"))
+        document = to_source_document(extracted, source, content_hash, datetime.now(UTC).isoformat(timespec="seconds"))
         chunks = chunk_document(
             doc_id, document.text, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
         )

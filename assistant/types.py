@@ -21,7 +21,8 @@ class PageInfo(_Model):
 class SourceDocument(_Model):
     """A document as indexed: its exact text and where it came from."""
 
-    doc_id: str = Field(description="Stable id: a hash of the file's content.")
+    doc_id: str = Field(description="Stable id: the first 16 hex digits of content_hash.")
+    content_hash: str = Field(description="SHA-256 of the file's bytes.")
     source: str = Field(description="The file path as it was added.")
     title: str
     date: str | None = Field(None, description="ISO date the document states, if any.")

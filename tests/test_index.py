@@ -1,5 +1,6 @@
 """The index through the Assistant facade, with the fake embedder: incremental, atomic, safe."""
 
+import hashlib
 import threading
 
 import pytest
@@ -27,6 +28,9 @@ def test_add_then_search_in_arabic_and_english(assistant, corpus):
 def test_hit_text_is_the_indexed_text_at_its_offsets(assistant, corpus):
     assistant.ingest([corpus])
     snapshot = assistant.snapshot()
+    football = next(d for d in snapshot.documents.values() if d.source.endswith("football.md"))
+    assert football.content_hash == hashlib.sha256((corpus / "football.md").read_bytes()).hexdigest()
+    assert football.doc_id == football.content_hash[:16]
     for hit in assistant.search("كأس تونس", k=3):
         assert snapshot.documents[hit.doc_id].text[hit.start : hit.end] == hit.text
 

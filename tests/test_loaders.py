@@ -189,7 +189,8 @@ def test_title_skips_labels_and_dates():
 
 def test_source_document_pages_map_to_offsets(tmp_path):
     path = make_pdf(tmp_path / "two.pdf", ["الصفحة الأولى عن الاجتماع", "Page two about the meeting"])
-    document = to_source_document(load(path, MB), "two.pdf", "abc", "2026-01-01T00:00:00+00:00")
+    document = to_source_document(load(path, MB), "two.pdf", "ab" * 32, "2026-01-01T00:00:00+00:00")
+    assert document.doc_id == "ab" * 8
     for page in document.pages:
         assert document.text[page.start : page.end] in {"الصفحة الأولى عن الاجتماع", "Page two about the meeting"}
     assert document.language == "ar"

@@ -35,6 +35,7 @@ def build(embedder):
     for name, text in TEXTS.items():
         document = SourceDocument(
             doc_id=name,
+            content_hash=name,
             source=f"{name}.txt",
             title=name,
             format="txt",

@@ -61,7 +61,7 @@ def load(path: Path, max_bytes: int) -> Extracted:
     return extracted
 
 
-def to_source_document(extracted: Extracted, source: str, doc_id: str, added_at: str) -> SourceDocument:
+def to_source_document(extracted: Extracted, source: str, content_hash: str, added_at: str) -> SourceDocument:
     """Join the pages into one text, remembering where each page lies in it."""
     parts: list[str] = []
     pages: list[PageInfo] = []
@@ -83,7 +83,8 @@ def to_source_document(extracted: Extracted, source: str, doc_id: str, added_at:
         offset += len(page.text)
     text = PAGE_SEPARATOR.join(parts)
     return SourceDocument(
-        doc_id=doc_id,
+        doc_id=content_hash[:16],
+        content_hash=content_hash,
         source=source,
         title=extracted.title or guess_title(text, fallback=Path(source).stem),
         date=extracted.date or find_date(text),
