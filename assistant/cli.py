@@ -2,6 +2,9 @@
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -45,18 +48,13 @@ def index() -> None:
 @index.command("add")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--prune", is_flag=True, help="Remove documents whose files no longer exist.")
+@click.option("--gate", is_flag=True, help="Switch only if the golden questions do not get worse.")
 @click.pass_context
-def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool) -> None:
+def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: bool) -> None:
     """Index files and folders (recursively): new files added, changed ones replaced."""
     assistant = _assistant(ctx)
-    with tqdm(desc="Indexing", unit="file", file=sys.stderr, disable=None) as bar:
-
-        def progress(done: int, total: int, path: str) -> None:
-            bar.total = total
-            bar.set_postfix_str(path[-40:], refresh=False)
-            bar.update(done - bar.n)
-
-        report = assistant.ingest(paths, prune=prune, progress=progress)
+    with _progress_bar("Indexing", "file") as progress:
+        report = assistant.ingest(paths, prune=prune, progress=progress, gate=gate)
     for label, items in [
         ("added", report.added),
         ("updated", report.updated),
@@ -69,6 +67,44 @@ def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool) -> None:
         click.echo(f"  - {failure.source}: {failure.reason}")
     for warning in report.warnings:
         click.echo(f"  ! {warning}")
+    if report.gate:
+        _echo_gate(report.gate.model_dump())
+        if not report.gate.passed:
+            click.echo("The new index was NOT switched in; the live index is unchanged.", err=True)
+            sys.exit(2)
+
+
+def _echo_gate(gate: dict[str, Any]) -> None:
+    before = "none" if gate["recall_at_5_before"] is None else f"{gate['recall_at_5_before']:.3f}"
+    verdict = "passed" if gate["passed"] else "REFUSED"
+    click.echo(
+        f"  golden questions: {verdict} ({gate['questions']} questions, recall@5 {before} -> "
+        f"{gate['recall_at_5_after']:.3f}, margin {gate['margin']}, {gate['evaluated_at']})"
+    )
+    for question in gate["worse"]:
+        click.echo(f"    worse: {question}")
+
+
+@contextmanager
+def _progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A tqdm bar on standard error (silent when it is not a terminal), fed by a callback."""
+    with tqdm(desc=description, unit=unit, file=sys.stderr, disable=None) as bar:
+
+        def progress(done: int, total: int, item: str) -> None:
+            bar.total = total
+            bar.set_postfix_str(item[-40:], refresh=False)
+            bar.update(done - bar.n)
+
+        yield progress
+
+
+@index.command("golden")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def index_golden(ctx: click.Context, questions: Path) -> None:
+    """Store golden questions (JSONL, like seeds-dev-qa.jsonl) with the index for --gate."""
+    count = _assistant(ctx).set_golden_questions(questions)
+    click.echo(f"stored {count} golden questions with the index")
 
 
 @index.command("info")
@@ -95,6 +131,10 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
         )
         for note in doc["page_notes"]:
             click.echo(f"      {note}")
+    if info["last_evaluation"]:
+        _echo_gate(info["last_evaluation"])
+    elif info["golden_questions"]:
+        click.echo("  golden questions stored; not evaluated yet (index add --gate)")
     if manifest["last_failures"]:
         click.echo("  failures of the last update:")
         for failure in manifest["last_failures"]:
@@ -130,3 +170,62 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
             f"score {hit.score:.4f} dense#{hit.dense_rank} keyword#{hit.keyword_rank}"
         )
         click.echo("   " + " ".join(hit.text.split())[:300])
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--questions-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take question texts from this parallel SQuAD file (same question ids).",
+)
+@click.option("--distractors", default=0, show_default=True, help="Add this many news articles to the pool.")
+@click.option(
+    "--distractors-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL news corpus for --distractors (default: found beside the dataset).",
+)
+@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Draw a chart (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    dataset: Path,
+    questions_from: Path | None,
+    distractors: int,
+    distractors_file: Path | None,
+    limit: int | None,
+    plot_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 of hybrid, dense, keyword and plain-LangChain retrieval.
+
+    DATASET is a SQuAD-format .json (its contexts are indexed into a cached evaluation index)
+    or a .jsonl question file like seeds-dev-qa.jsonl (asked of the index in ASSISTANT_INDEX_DIR).
+    """  # fmt: skip
+    from assistant.evaluation import format_table, plot, run_evaluation
+
+    try:
+        with _progress_bar("Evaluating", "step") as progress:
+            report = run_evaluation(ctx.obj, dataset, questions_from, distractors, distractors_file, limit, progress)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if plot_path:
+        plot(report, plot_path)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    counts = report["counts"]
+    click.echo(
+        f"{report['dataset']}" + (f" (questions from {report['questions_from']})" if report["questions_from"] else "")
+        + f": {counts['answerable']} answerable questions, {counts['documents']} documents "
+        f"({counts['distractors']} distractors), {counts['chunks']} chunks, {report['seconds']} s"
+    )  # fmt: skip
+    click.echo(format_table(report))
+    tops = report["unanswerable"]
+    if tops["questions"]:
+        click.echo(
+            f"top dense score, answerable {tops['answerable_top_dense_score']}, "
+            f"unanswerable {tops['unanswerable_top_dense_score']}"
+        )

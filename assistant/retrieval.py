@@ -6,6 +6,7 @@ passage in another language than the question its rank counts with the smaller
 `cross_lingual_keyword_weight`: an English question keeps finding Arabic passages by meaning.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,11 +20,19 @@ from assistant.textnorm import detect_language
 from assistant.types import Hit
 
 
-def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
-    """The k best chunks for query, each with its fused score and per-method ranks."""
+@dataclass(frozen=True)
+class Rankings:
+    """Chunk rows ranked by each method, best first, with each method's own scores."""
+
+    dense: list[tuple[int, float]]
+    keyword: list[tuple[int, float]]
+    fused: list[tuple[int, float]]
+
+
+def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, candidates: int) -> Rankings:
+    """Dense, keyword and fused rankings of the chunks for query."""
     if not query.strip() or not snapshot.chunks:
-        return []
-    candidates = max(k, settings.search_candidates)
+        return Rankings([], [], [])
     dense = snapshot.dense_search(embedder.embed_query(query), candidates)
     keyword = snapshot.keyword.search(query, candidates)
     dense_rank = {row: rank for rank, (row, _) in enumerate(dense, 1)}
@@ -40,9 +49,17 @@ def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, qu
             score += weight / (settings.rrf_k + keyword_rank[row])
         return score
 
-    rows = sorted(dense_rank.keys() | keyword_rank.keys(), key=lambda r: (-fused(r), r))[:k]
+    rows = sorted(dense_rank.keys() | keyword_rank.keys(), key=lambda r: (-fused(r), r))
+    return Rankings(dense, keyword, [(row, fused(row)) for row in rows])
+
+
+def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
+    """The k best chunks for query, each with its fused score and per-method ranks."""
+    rankings = rank(snapshot, embedder, settings, query, max(k, settings.search_candidates))
+    dense_rank = {row: rank for rank, (row, _) in enumerate(rankings.dense, 1)}
+    keyword_rank = {row: rank for rank, (row, _) in enumerate(rankings.keyword, 1)}
     hits = []
-    for row in rows:
+    for row, score in rankings.fused[:k]:
         chunk = snapshot.chunks[row]
         document = snapshot.documents[chunk.doc_id]
         hits.append(
@@ -56,7 +73,7 @@ def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, qu
                 start=chunk.start,
                 end=chunk.end,
                 text=snapshot.chunk_text(chunk),
-                score=round(fused(row), 6),
+                score=round(score, 6),
                 dense_rank=dense_rank.get(row),
                 keyword_rank=keyword_rank.get(row),
                 language=chunk.language,

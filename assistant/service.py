@@ -11,11 +11,12 @@ from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.index import IndexStore, Snapshot
-from assistant.loaders import LOADERS, load, to_source_document
+from assistant.loaders import LOADERS, Extracted, ExtractedPage, load, to_source_document
+from assistant.metrics import evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
-from assistant.types import FileFailure, Hit, IngestReport
+from assistant.types import FileFailure, GateResult, Hit, IngestReport, SourceDocument
 
 # Called after each file with (files done, files in all, the file's path).
 Progress = Callable[[int, int, str], None]
@@ -62,19 +63,26 @@ class Assistant:
             }
             for d in sorted(snapshot.documents.values(), key=lambda d: d.source)
         ]
+        evaluation = self.last_evaluation()
         return {
             "index_dir": str(self.store.directory),
             "generation": self.store.live_generation(),
             "manifest": snapshot.manifest.model_dump(),
             "documents": documents,
+            "golden_questions": self.store.golden_path.exists(),
+            "last_evaluation": evaluation.model_dump() if evaluation else None,
         }
 
     # -- writing ------------------------------------------------------------------------
 
     def ingest(
-        self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None
+        self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None, gate: bool = False
     ) -> IngestReport:
-        """Add, update or skip each file under paths; one atomic switch at the end."""
+        """Add, update or skip each file under paths; one atomic switch at the end.
+
+        With gate, the golden questions stored with the index are asked of the new index
+        first, and the switch is refused if their recall@5 drops by more than gate_margin.
+        """
         report = IngestReport()
         files = _expand(paths, report)
         with self.store.writing():
@@ -91,8 +99,55 @@ class Assistant:
                         report.removed.append(document.source)
             if report.changed or report.failed != snapshot.manifest.last_failures:
                 snapshot.record_failures(report.failed)
+                if gate:
+                    report.gate = self._gate(snapshot)
+                    if not report.gate.passed:
+                        return report
                 self.store.commit(snapshot)
         return report
+
+    def set_golden_questions(self, path: Path) -> int:
+        """Store a JSONL question file with the index, for `index add --gate`; returns its size."""
+        questions = [q for q in load_jsonl(path).questions if q.answerable and q.relevant]
+        if not questions:
+            raise UnreadableFileError(f"{path} has no answerable questions with gold documents")
+        self.store.write_beside(self.store.golden_path, path.read_text(encoding="utf-8"))
+        return len(questions)
+
+    def last_evaluation(self) -> GateResult | None:
+        if not self.store.evaluation_path.exists():
+            return None
+        return GateResult.model_validate_json(self.store.evaluation_path.read_text(encoding="utf-8"))
+
+    def _gate(self, candidate: Snapshot) -> GateResult:
+        if not self.store.golden_path.exists():
+            raise NotFoundError(
+                f"no golden questions are stored with the index at {self.store.directory}; "
+                "add them with `python -m assistant index golden FILE.jsonl`"
+            )
+        questions = load_jsonl(self.store.golden_path).questions
+        after = evaluate_snapshot(candidate, self.embedder, self.settings, questions)
+        before = (
+            evaluate_snapshot(self.store.load(), self.embedder, self.settings, questions) if self.store.exists() else {}
+        )
+        recall_after = sum(m["recall@5"] for m in after.values()) / max(1, len(after))
+        recall_before = sum(m["recall@5"] for m in before.values()) / max(1, len(before)) if before else None
+        texts = {q.id: q.text for q in questions}
+        result = GateResult(
+            passed=recall_before is None or recall_after >= recall_before - self.settings.gate_margin,
+            questions=len(after),
+            recall_at_5_before=None if recall_before is None else round(recall_before, 4),
+            recall_at_5_after=round(recall_after, 4),
+            margin=self.settings.gate_margin,
+            worse=[
+                f"{qid}: {texts[qid]}"
+                for qid in after
+                if qid in before and after[qid]["recall@5"] < before[qid]["recall@5"]
+            ],
+            evaluated_at=_now(),
+        )
+        self.store.write_beside(self.store.evaluation_path, result.model_dump_json(indent=2))
+        return result
 
     def remove(self, key: str) -> str:
         """Remove one document by id or source path; returns its source."""
@@ -132,9 +187,43 @@ class Assistant:
         except Exception as error:  # a loader bug must not cost the rest of the batch
             report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
             return
-        document = to_source_document(extracted, source, content_hash, datetime.now(UTC).isoformat(timespec="seconds"))
+        document = to_source_document(extracted, source, content_hash, _now())
+        self._put(snapshot, document, previous, report)
+        by_source[source] = document
+
+    def add_texts(self, items: Iterable[tuple[str, str, str]], progress: Progress | None = None) -> IngestReport:
+        """Index texts that are not files, as (source name, title, text); e.g. evaluation passages.
+
+        Texts are deduplicated by content like files; nothing else in the index is touched.
+        """
+        report = IngestReport()
+        items = list(items)
+        with self.store.writing():
+            snapshot = self._writable_snapshot()
+            for done, (source, title, text) in enumerate(items, 1):
+                content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                if content_hash[:16] in snapshot.documents:
+                    report.unchanged.append(source)
+                else:
+                    extracted = Extracted(format="txt", pages=[ExtractedPage(1, text)], title=title)
+                    self._put(snapshot, to_source_document(extracted, source, content_hash, _now()), None, report)
+                if progress:
+                    progress(done, len(items), source)
+            if report.changed:
+                self.store.commit(snapshot)
+        return report
+
+    def _put(
+        self, snapshot: Snapshot, document: SourceDocument, previous: SourceDocument | None, report: IngestReport
+    ) -> None:
+        """Chunk, embed and add one document, replacing the previous version of its source."""
+        source = document.source
         chunks = chunk_document(
-            doc_id, document.text, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
+            document.doc_id,
+            document.text,
+            document.pages,
+            snapshot.manifest.chunk_size,
+            snapshot.manifest.chunk_overlap,
         )
         vectors = self.embedder.embed_documents([document.text[c.start : c.end] for c in chunks])
         if previous is not None:
@@ -143,7 +232,6 @@ class Assistant:
         else:
             report.added.append(source)
         snapshot.add(document, chunks, vectors)
-        by_source[source] = document
         report.warnings.extend(f"{source}: page {p.number}: {p.note}" for p in document.pages if p.note)
 
     def _writable_snapshot(self) -> Snapshot:
@@ -178,6 +266,10 @@ class Assistant:
                 "Either restore the settings it was built with, or rebuild it: point ASSISTANT_INDEX_DIR at a "
                 "new directory (or delete this one) and run `python -m assistant index add` on the documents again."
             )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _expand(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     )
     search_candidates: int = Field(50, ge=1, description="Hits each method contributes.")
 
+    gate_margin: float = Field(
+        0.05, ge=0, le=1, description="`index add --gate` refuses a new index whose golden recall@5 drops more."
+    )
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_size:

@@ -89,6 +89,18 @@ class IndexManifest(_Model):
     last_failures: list[FileFailure] = Field(default_factory=list)
 
 
+class GateResult(_Model):
+    """How the golden questions fared on the new index against the live one."""
+
+    passed: bool
+    questions: int
+    recall_at_5_before: float | None = Field(description="None when there was no live index.")
+    recall_at_5_after: float
+    margin: float
+    worse: list[str] = Field(description="Questions whose relevant documents fell out of the top 5.")
+    evaluated_at: str
+
+
 class IngestReport(BaseModel):
     """The outcome of one `index add`, file by file."""
 
@@ -100,6 +112,7 @@ class IngestReport(BaseModel):
     removed: list[str] = Field(default_factory=list)
     failed: list[FileFailure] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    gate: GateResult | None = None
 
     @property
     def changed(self) -> bool:

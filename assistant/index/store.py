@@ -29,6 +29,9 @@ class IndexStore:
         self.directory = Path(directory)
         self._generations = self.directory / "generations"
         self._pointer = self.directory / "CURRENT"
+        # Kept outside the generations: they describe the index, whichever generation is live.
+        self.golden_path = self.directory / "golden.jsonl"
+        self.evaluation_path = self.directory / "last_evaluation.json"
 
     def exists(self) -> bool:
         return self._pointer.exists()
@@ -86,6 +89,14 @@ class IndexStore:
         # The previous generation stays for readers that opened it just before the switch.
         self._remove_generations_except({name, previous})
         return name
+
+    def write_beside(self, path: Path, text: str) -> None:
+        """Replace a small file of the index directory atomically."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        _fsync_file(partial)
+        os.replace(partial, path)
 
     def _remove_unfinished(self) -> None:
         for leftover in self._generations.glob(".unfinished-*"):

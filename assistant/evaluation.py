@@ -1,0 +1,249 @@
+"""`python -m assistant eval`: retrieval quality of each method side by side, on a question set.
+
+Methods: the product's hybrid search, its dense and keyword halves alone, and the plain
+LangChain way with the same embedder (RecursiveCharacterTextSplitter + FAISS +
+similarity_search). SQuAD-style sets are indexed into a cached evaluation index under
+INDEX_DIR/../eval/, rebuilt when the file, the distractors or the settings change; the
+LangChain baseline's vectors are cached beside it (as a NumPy array, not a pickle) and
+loaded with FAISS.from_embeddings, which builds the same store as FAISS.from_documents.
+"""
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.embeddings import LangChainEmbeddings
+from assistant.metrics import DEPTH, METRICS, QuestionSet, load_jsonl, load_squad, mean, rank_documents, score
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.textnorm import NORMALIZATION_VERSION
+
+METHODS = ("hybrid", "dense", "keyword", "langchain")
+Progress = Callable[[int, int, str], None]
+
+
+def load_question_set(path: Path, questions_from: Path | None = None) -> QuestionSet:
+    if path.suffix == ".jsonl":
+        if questions_from:
+            raise ValueError("--questions-from applies to SQuAD-format (.json) files")
+        return load_jsonl(path)
+    return load_squad(path, questions_from)
+
+
+def find_distractors_file(dataset: Path) -> Path | None:
+    """The ANT news corpus beside the evaluation sets, as ../shared lays them out."""
+    for folder in dataset.resolve().parents[:3]:
+        candidate = folder / "news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_distractors(path: Path, count: int) -> list[tuple[str, str, str]]:
+    found: list[tuple[str, str, str]] = []
+    with path.open(encoding="utf-8") as file:
+        for line in file:
+            if len(found) == count:
+                break
+            record = json.loads(line)
+            if record.get("text", "").strip():
+                found.append((f"news-{record['docno']}", record.get("title", ""), record["text"]))
+    return found
+
+
+def run_evaluation(
+    settings: Settings,
+    dataset: Path,
+    questions_from: Path | None = None,
+    distractors: int = 0,
+    distractors_file: Path | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    question_set = load_question_set(dataset, questions_from)
+    questions = question_set.questions[:limit] if limit else question_set.questions
+    pool_extra: list[tuple[str, str, str]] = []
+    if distractors:
+        source = distractors_file or find_distractors_file(dataset)
+        if source is None:
+            raise ValueError("--distractors needs the news corpus; give it with --distractors-file")
+        pool_extra = read_distractors(source, distractors)
+
+    if question_set.passages or pool_extra:
+        pool = question_set.passages or _documents_of(Assistant(settings))
+        pool = pool + pool_extra
+        assistant = _evaluation_index(settings, dataset.stem, pool, progress)
+    else:
+        assistant = Assistant(settings)  # a question file against the live document index
+        pool = _documents_of(assistant)
+    baseline = _langchain_store(assistant, pool)
+    snapshot = assistant.snapshot()
+
+    per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    by_language: dict[str, dict[str, list[dict[str, float]]]] = {}
+    unanswerable: list[dict[str, Any]] = []
+    answerable_tops: list[float] = []
+    for done, question in enumerate(questions, 1):
+        ranked = rank_documents(snapshot, assistant.embedder, settings, question.text)
+        if question.answerable and question.relevant:
+            relevant = set(question.relevant)
+            lists = {
+                "hybrid": ranked.hybrid,
+                "dense": ranked.dense,
+                "keyword": ranked.keyword,
+                "langchain": _langchain_ranking(baseline, question.text),
+            }
+            for method, ranking in lists.items():
+                metrics = score(ranking, relevant)
+                per_method[method].append(metrics)
+                by_language.setdefault(question.language, {m: [] for m in METHODS})[method].append(metrics)
+            answerable_tops.append(ranked.top_dense_score)
+        else:
+            unanswerable.append(
+                {
+                    "id": question.id,
+                    "question": question.text,
+                    "top_dense_score": round(ranked.top_dense_score, 4),
+                    "top_hybrid_score": round(ranked.top_fused_score, 6),
+                    "top_document": ranked.hybrid[0] if ranked.hybrid else None,
+                }
+            )
+        if progress:
+            progress(done, len(questions), question.id)
+
+    return {
+        "dataset": str(dataset),
+        "questions_from": str(questions_from) if questions_from else None,
+        "settings": {
+            "embedder": assistant.embedder.name,
+            "embedder_model": assistant.embedder.model,
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+            "rrf_k": settings.rrf_k,
+            "dense_weight": settings.dense_weight,
+            "keyword_weight": settings.keyword_weight,
+            "cross_lingual_keyword_weight": settings.cross_lingual_keyword_weight,
+            "search_candidates": settings.search_candidates,
+            "normalization_version": NORMALIZATION_VERSION,
+        },
+        "counts": {
+            "questions": len(questions),
+            "answerable": len(per_method["hybrid"]),
+            "unanswerable": len(unanswerable),
+            "documents": len(snapshot.documents),
+            "distractors": len(pool_extra),
+            "chunks": len(snapshot.chunks),
+        },
+        "methods": {method: mean(scores) for method, scores in per_method.items()},
+        "by_language": {
+            language: {method: mean(scores) for method, scores in methods.items()}
+            for language, methods in sorted(by_language.items())
+        },
+        "unanswerable": {
+            "questions": unanswerable,
+            "answerable_top_dense_score": _summary(answerable_tops),
+            "unanswerable_top_dense_score": _summary([u["top_dense_score"] for u in unanswerable]),
+        },
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"min": round(min(values), 4), "mean": round(sum(values) / len(values), 4), "max": round(max(values), 4)}
+
+
+def _documents_of(assistant: Assistant) -> list[tuple[str, str, str]]:
+    """The live index's documents as pool entries keyed by file name."""
+    return [(Path(d.source).name, d.title, d.text) for d in assistant.snapshot().documents.values()]
+
+
+def _evaluation_index(
+    settings: Settings, name: str, pool: list[tuple[str, str, str]], progress: Progress | None
+) -> Assistant:
+    """An index of the pool, cached under INDEX_DIR/../eval/NAME-KEY; KEY changes with content and settings."""
+    key = hashlib.sha256()
+    for part in [settings.embedder, settings.embedder_model, settings.fake_embedder_dim, settings.chunk_size,
+                 settings.chunk_overlap, NORMALIZATION_VERSION]:  # fmt: skip
+        key.update(repr(part).encode())
+    for passage_key, title, text in pool:
+        key.update(f"{passage_key}\0{title}\0{text}\0".encode())
+    root = settings.index_dir.parent / "eval"
+    directory = root / f"{name}-{key.hexdigest()[:12]}"
+    for stale in root.glob(f"{name}-*"):
+        if stale != directory:
+            shutil.rmtree(stale, ignore_errors=True)
+    assistant = Assistant(settings.model_copy(update={"index_dir": directory}))
+    if not assistant.store.exists():
+        assistant.add_texts([(f"passage:{k}", title, text) for k, title, text in pool], progress)
+    return assistant
+
+
+def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]]) -> Any:
+    """RecursiveCharacterTextSplitter + FAISS with the same embedder; vectors cached beside the index."""
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    settings = assistant.settings
+    splitter = RecursiveCharacterTextSplitter(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
+    chunks = splitter.split_documents([Document(page_content=text, metadata={"key": key}) for key, _, text in pool])
+    texts = [c.page_content for c in chunks]
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
+    cache = assistant.store.directory / f"langchain-{digest}.npy"
+    if cache.exists():
+        vectors = np.load(cache, allow_pickle=False)
+    else:
+        vectors = assistant.embedder.embed_documents(texts)
+        for old in assistant.store.directory.glob("langchain-*.npy"):
+            old.unlink()
+        np.save(cache, vectors, allow_pickle=False)
+    return FAISS.from_embeddings(
+        list(zip(texts, vectors.tolist(), strict=True)),
+        LangChainEmbeddings(assistant.embedder),
+        metadatas=[c.metadata for c in chunks],
+    )
+
+
+def _langchain_ranking(store: Any, question: str) -> list[str]:
+    documents = store.similarity_search(question, k=DEPTH * 4)
+    return list(dict.fromkeys(d.metadata["key"] for d in documents))[:DEPTH]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{'method':<12}" + "".join(f"{m:>11}" for m in METRICS)]
+    for method, metrics in report["methods"].items():
+        lines.append(f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS))
+    for language, methods in report["by_language"].items():
+        if len(report["by_language"]) > 1:
+            lines.append(f"-- questions in {language}")
+            for method, metrics in methods.items():
+                lines.append(f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS))
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(report["methods"])
+    for i, (method, metrics) in enumerate(report["methods"].items()):
+        axes.bar([x + i * width for x in range(len(METRICS))], [metrics[m] for m in METRICS], width, label=method)
+    axes.set_xticks([x + width * (len(report["methods"]) - 1) / 2 for x in range(len(METRICS))], METRICS)
+    axes.set_ylim(0, 1)
+    axes.set_title(f"{Path(report['dataset']).name}: {report['counts']['answerable']} questions")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)

@@ -1,0 +1,121 @@
+"""The eval command end to end, and the quality gate on reindex."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from assistant.evaluation import run_evaluation
+from assistant.service import Assistant
+from tests.conftest import FOOTBALL_AR
+
+GOLDEN = [
+    {"id": "g1", "lang": "ar", "question": "نهائي كأس تونس لكرة القدم", "gold_docs": ["football.md"], "answerable": True},
+    {"id": "g2", "lang": "ar", "question": "اجتماع الكويت للاتصالات", "gold_docs": ["kuwait.txt"], "answerable": True},
+    {"id": "g3", "lang": "en", "question": "annual budget for hospitals", "gold_docs": ["budget.txt"], "answerable": True},
+    {"id": "g4", "lang": "en", "question": "Mars rover landing", "gold_docs": [], "answerable": False},
+]  # fmt: skip
+
+
+@pytest.fixture
+def golden(tmp_path):
+    path = tmp_path / "golden.jsonl"
+    path.write_text("\n".join(json.dumps(g, ensure_ascii=False) for g in GOLDEN), encoding="utf-8")
+    return path
+
+
+def test_jsonl_evaluation_of_the_live_index(settings, corpus, golden):
+    Assistant(settings).ingest([corpus])
+    report = run_evaluation(settings, golden)
+    assert set(report["methods"]) == {"hybrid", "dense", "keyword", "langchain"}
+    for metrics in report["methods"].values():
+        assert set(metrics) == {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
+    assert report["methods"]["hybrid"]["recall@1"] == 1.0
+    assert report["counts"] == {
+        "questions": 4, "answerable": 3, "unanswerable": 1, "documents": 3, "distractors": 0, "chunks": 3
+    }  # fmt: skip
+    assert report["unanswerable"]["questions"][0]["id"] == "g4"
+    assert set(report["by_language"]) == {"ar", "en"}
+
+
+def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path):
+    def squad(questions):
+        paragraphs = [
+            {"context": "فاز النادي الإفريقي بكأس تونس لكرة القدم.", "qas": [{"id": "q1", "question": questions[0]}]},
+            {"context": "اجتمع وزراء الخارجية في الكويت.", "qas": [{"id": "q2", "question": questions[1]}]},
+        ]
+        return {"data": [{"title": "t", "paragraphs": paragraphs}]}
+
+    (tmp_path / "ar.json").write_text(json.dumps(squad(["من فاز بكأس تونس؟", "أين اجتمع الوزراء؟"])), encoding="utf-8")
+    (tmp_path / "en.json").write_text(json.dumps(squad(["Who won the cup?", "Where did ministers meet?"])), encoding="utf-8")
+    news = tmp_path / "news.jsonl"
+    news.write_text(
+        "\n".join(json.dumps({"docno": str(i), "title": "خبر", "text": f"خبر محلي رقم {i} عن الطقس"}) for i in range(5)),
+        encoding="utf-8",
+    )
+    report = run_evaluation(settings, tmp_path / "ar.json", distractors=3, distractors_file=news)
+    assert report["counts"]["documents"] == 5
+    assert report["counts"]["distractors"] == 3
+    assert report["methods"]["keyword"]["recall@1"] == 1.0
+    cache = list((settings.index_dir.parent / "eval").iterdir())
+    assert len(cache) == 1
+    again = run_evaluation(settings, tmp_path / "ar.json", tmp_path / "en.json", distractors=3, distractors_file=news)
+    assert list((settings.index_dir.parent / "eval").iterdir()) == cache  # the cached index is reused
+    assert again["questions_from"].endswith("en.json")
+    assert set(again["by_language"]) == {"en"}
+
+
+def test_eval_command_prints_a_table_json_and_a_plot(settings, corpus, golden, tmp_path):
+    env = {"ASSISTANT_EMBEDDER": "fake", "ASSISTANT_CHUNK_SIZE": "300", "ASSISTANT_CHUNK_OVERLAP": "60"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["index", "add", str(corpus)], env=env).exit_code == 0
+    table = runner.invoke(main, ["eval", str(golden), "--plot", str(tmp_path / "chart.png")], env=env)
+    assert table.exit_code == 0, table.output
+    assert "recall@5" in table.output and "langchain" in table.output
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    report = json.loads(runner.invoke(main, ["eval", str(golden), "--json", "--limit", "2"], env=env).output)
+    assert report["counts"]["questions"] == 2
+
+
+def test_gate_refuses_a_worse_index_and_keeps_the_old_one_serving(settings, corpus, golden):
+    assistant = Assistant(settings)
+    assistant.ingest([corpus])
+    assert assistant.set_golden_questions(golden) == 3
+    before = assistant.store.live_generation()
+
+    # football.md becomes a cooking article while twelve copies of the football story take
+    # its place at the top: g1's gold document falls out of the top 5.
+    flood = corpus / "flood"
+    flood.mkdir()
+    for i in range(12):
+        (flood / f"copy{i}.txt").write_text(f"{FOOTBALL_AR} نسخة {i}", encoding="utf-8")
+    (corpus / "football.md").write_text("مقال عن الطبخ والحلويات الشرقية.", encoding="utf-8")
+
+    report = assistant.ingest([corpus], gate=True)
+    assert report.gate is not None
+    assert not report.gate.passed
+    assert report.gate.recall_at_5_after < report.gate.recall_at_5_before
+    assert any(q.startswith("g1:") for q in report.gate.worse)
+    assert assistant.store.live_generation() == before  # not switched
+    assert Assistant(settings).search("نهائي كأس تونس", k=1)[0].source.endswith("football.md")
+    assert Assistant(settings).info()["last_evaluation"]["passed"] is False
+
+
+def test_gate_passes_a_harmless_change(settings, corpus, golden):
+    assistant = Assistant(settings)
+    assistant.ingest([corpus])
+    assistant.set_golden_questions(golden)
+    (corpus / "extra.txt").write_text("مقال عن الطبخ والحلويات الشرقية.", encoding="utf-8")
+    report = assistant.ingest([corpus], gate=True)
+    assert report.gate.passed
+    assert report.added[0].endswith("extra.txt")
+    assert assistant.snapshot().manifest.documents == 4
+
+
+def test_gate_without_golden_questions_says_how_to_add_them(settings, corpus):
+    result = CliRunner().invoke(
+        main, ["index", "add", str(corpus), "--gate"], env={"ASSISTANT_EMBEDDER": "fake", "ASSISTANT_CHUNK_SIZE": "300"}
+    )
+    assert result.exit_code == 1
+    assert "index golden" in result.output

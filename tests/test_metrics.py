@@ -1,0 +1,70 @@
+"""Metrics on hand-computed cases."""
+
+import math
+
+import pytest
+
+from assistant.metrics import load_jsonl, load_squad, mean, mrr_at, ndcg_at, recall_at, score
+
+
+def test_recall_counts_relevant_found_within_k():
+    ranked = ["a", "b", "c", "d", "e", "f"]
+    assert recall_at(ranked, {"c"}, 1) == 0
+    assert recall_at(ranked, {"c"}, 5) == 1
+    assert recall_at(ranked, {"a", "f"}, 5) == 0.5
+    assert recall_at(ranked, {"z"}, 10) == 0  # the relevant passage was never retrieved
+
+
+def test_mrr_is_the_inverse_rank_of_the_first_relevant():
+    assert mrr_at(["a", "b", "c"], {"c", "b"}, 10) == 0.5
+    assert mrr_at(["a", "b", "c"], {"z"}, 10) == 0
+    assert mrr_at(["a"] * 10 + ["c"], {"c"}, 10) == 0  # beyond the cut-off
+
+
+def test_ndcg_by_hand():
+    # relevant at ranks 2 and 4 of two relevant: (1/log2 3 + 1/log2 5) / (1 + 1/log2 3)
+    expected = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert ndcg_at(["x", "a", "y", "b"], {"a", "b"}, 10) == pytest.approx(expected)
+    assert ndcg_at(["a"], {"a"}, 10) == 1.0
+    assert ndcg_at(["x", "y"], {"a"}, 10) == 0.0
+
+
+def test_a_document_ranked_twice_counts_once():
+    # Two chunks of one passage tie for the top: the passage holds rank 1, the next one rank 2.
+    metrics = score(["p1", "p1", "p2"], {"p2"})
+    assert metrics["recall@1"] == 0
+    assert metrics["mrr@10"] == 0.5
+
+
+def test_mean_over_questions():
+    assert mean([score(["a"], {"a"}), score(["b"], {"a"})])["recall@1"] == 0.5
+    assert mean([])["ndcg@10"] == 0.0
+
+
+def test_squad_questions_from_a_parallel_file(tmp_path):
+    arabic = {"data": [{"title": "T", "paragraphs": [{"context": "نص عربي", "qas": [{"id": "q1", "question": "سؤال؟"}]}]}]}
+    english = {"data": [{"title": "T", "paragraphs": [{"context": "text", "qas": [{"id": "q1", "question": "Q?"}]}]}]}
+    (tmp_path / "ar.json").write_text(__import__("json").dumps(arabic), encoding="utf-8")
+    (tmp_path / "en.json").write_text(__import__("json").dumps(english), encoding="utf-8")
+    plain = load_squad(tmp_path / "ar.json")
+    crossed = load_squad(tmp_path / "ar.json", tmp_path / "en.json")
+    assert plain.passages == [("0.0", "T", "نص عربي")]
+    assert (plain.questions[0].text, plain.questions[0].language) == ("سؤال؟", "ar")
+    assert (crossed.questions[0].text, crossed.questions[0].language) == ("Q?", "en")
+    assert crossed.questions[0].relevant == {"0.0"}
+
+
+def test_jsonl_questions_and_a_clear_error_for_a_missing_field(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"id": "d1", "lang": "ar", "question": "كم دولة؟", "gold_docs": ["a.txt"], "answerable": true}\n'
+        '{"id": "d2", "question": "Unknown?", "gold_docs": [], "answerable": false}\n',
+        encoding="utf-8",
+    )
+    questions = load_jsonl(path).questions
+    assert [q.relevant for q in questions] == [{"a.txt"}, set()]
+    assert questions[1].language == "en"
+    assert not questions[1].answerable
+    path.write_text('{"id": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="needs the field 'question'"):
+        load_jsonl(path)
