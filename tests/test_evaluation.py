@@ -10,12 +10,16 @@ from assistant.evaluation import run_evaluation
 from assistant.service import Assistant
 from tests.conftest import FOOTBALL_AR
 
+def question(qid, lang, text, gold):
+    return {"id": qid, "lang": lang, "question": text, "gold_docs": gold, "answerable": bool(gold)}
+
+
 GOLDEN = [
-    {"id": "g1", "lang": "ar", "question": "نهائي كأس تونس لكرة القدم", "gold_docs": ["football.md"], "answerable": True},
-    {"id": "g2", "lang": "ar", "question": "اجتماع الكويت للاتصالات", "gold_docs": ["kuwait.txt"], "answerable": True},
-    {"id": "g3", "lang": "en", "question": "annual budget for hospitals", "gold_docs": ["budget.txt"], "answerable": True},
-    {"id": "g4", "lang": "en", "question": "Mars rover landing", "gold_docs": [], "answerable": False},
-]  # fmt: skip
+    question("g1", "ar", "نهائي كأس تونس لكرة القدم", ["football.md"]),
+    question("g2", "ar", "اجتماع الكويت للاتصالات", ["kuwait.txt"]),
+    question("g3", "en", "annual budget for hospitals", ["budget.txt"]),
+    question("g4", "en", "Mars rover landing", []),
+]
 
 
 @pytest.fixture
@@ -47,13 +51,13 @@ def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path
         ]
         return {"data": [{"title": "t", "paragraphs": paragraphs}]}
 
-    (tmp_path / "ar.json").write_text(json.dumps(squad(["من فاز بكأس تونس؟", "أين اجتمع الوزراء؟"])), encoding="utf-8")
-    (tmp_path / "en.json").write_text(json.dumps(squad(["Who won the cup?", "Where did ministers meet?"])), encoding="utf-8")
+    arabic = squad(["من فاز بكأس تونس؟", "أين اجتمع الوزراء؟"])
+    english = squad(["Who won the cup?", "Where did ministers meet?"])
+    (tmp_path / "ar.json").write_text(json.dumps(arabic), encoding="utf-8")
+    (tmp_path / "en.json").write_text(json.dumps(english), encoding="utf-8")
     news = tmp_path / "news.jsonl"
-    news.write_text(
-        "\n".join(json.dumps({"docno": str(i), "title": "خبر", "text": f"خبر محلي رقم {i} عن الطقس"}) for i in range(5)),
-        encoding="utf-8",
-    )
+    articles = [{"docno": str(i), "title": "خبر", "text": f"خبر محلي رقم {i} عن الطقس"} for i in range(5)]
+    news.write_text("\n".join(json.dumps(a) for a in articles), encoding="utf-8")
     report = run_evaluation(settings, tmp_path / "ar.json", distractors=3, distractors_file=news)
     assert report["counts"]["documents"] == 5
     assert report["counts"]["distractors"] == 3
@@ -72,7 +76,8 @@ def test_eval_command_prints_a_table_json_and_a_plot(settings, corpus, golden, t
     assert runner.invoke(main, ["index", "add", str(corpus)], env=env).exit_code == 0
     table = runner.invoke(main, ["eval", str(golden), "--plot", str(tmp_path / "chart.png")], env=env)
     assert table.exit_code == 0, table.output
-    assert "recall@5" in table.output and "langchain" in table.output
+    assert "recall@5" in table.output
+    assert "langchain" in table.output
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads(runner.invoke(main, ["eval", str(golden), "--json", "--limit", "2"], env=env).output)
     assert report["counts"]["questions"] == 2

@@ -1,5 +1,6 @@
 """Metrics on hand-computed cases."""
 
+import json
 import math
 
 import pytest
@@ -42,10 +43,12 @@ def test_mean_over_questions():
 
 
 def test_squad_questions_from_a_parallel_file(tmp_path):
-    arabic = {"data": [{"title": "T", "paragraphs": [{"context": "نص عربي", "qas": [{"id": "q1", "question": "سؤال؟"}]}]}]}
-    english = {"data": [{"title": "T", "paragraphs": [{"context": "text", "qas": [{"id": "q1", "question": "Q?"}]}]}]}
-    (tmp_path / "ar.json").write_text(__import__("json").dumps(arabic), encoding="utf-8")
-    (tmp_path / "en.json").write_text(__import__("json").dumps(english), encoding="utf-8")
+    def squad(context, question):
+        qas = [{"id": "q1", "question": question}]
+        return {"data": [{"title": "T", "paragraphs": [{"context": context, "qas": qas}]}]}
+
+    (tmp_path / "ar.json").write_text(json.dumps(squad("نص عربي", "سؤال؟")), encoding="utf-8")
+    (tmp_path / "en.json").write_text(json.dumps(squad("text", "Q?")), encoding="utf-8")
     plain = load_squad(tmp_path / "ar.json")
     crossed = load_squad(tmp_path / "ar.json", tmp_path / "en.json")
     assert plain.passages == [("0.0", "T", "نص عربي")]
