@@ -10,6 +10,7 @@ from assistant.evaluation import run_evaluation
 from assistant.service import Assistant
 from tests.conftest import FOOTBALL_AR
 
+
 def question(qid, lang, text, gold):
     return {"id": qid, "lang": lang, "question": text, "gold_docs": gold, "answerable": bool(gold)}
 
