@@ -29,14 +29,18 @@ class Rankings:
     fused: list[tuple[int, float]]
 
 
+def ranks(ranking: list[tuple[int, float]]) -> dict[int, int]:
+    """1-based rank of each row in a ranking."""
+    return {row: position for position, (row, _) in enumerate(ranking, 1)}
+
+
 def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, candidates: int) -> Rankings:
     """Dense, keyword and fused rankings of the chunks for query."""
     if not query.strip() or not snapshot.chunks:
         return Rankings([], [], [])
     dense = snapshot.dense_search(embedder.embed_query(query), candidates)
     keyword = snapshot.keyword.search(query, candidates)
-    dense_rank = {row: rank for rank, (row, _) in enumerate(dense, 1)}
-    keyword_rank = {row: rank for rank, (row, _) in enumerate(keyword, 1)}
+    dense_rank, keyword_rank = ranks(dense), ranks(keyword)
     query_language = detect_language(query)
 
     def fused(row: int) -> float:
@@ -56,8 +60,7 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
 def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
     """The k best chunks for query, each with its fused score and per-method ranks."""
     rankings = rank(snapshot, embedder, settings, query, max(k, settings.search_candidates))
-    dense_rank = {row: rank for rank, (row, _) in enumerate(rankings.dense, 1)}
-    keyword_rank = {row: rank for rank, (row, _) in enumerate(rankings.keyword, 1)}
+    dense_rank, keyword_rank = ranks(rankings.dense), ranks(rankings.keyword)
     hits = []
     for row, score in rankings.fused[:k]:
         chunk = snapshot.chunks[row]

