@@ -13,13 +13,24 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.embeddings import LangChainEmbeddings
-from assistant.metrics import DEPTH, METRICS, QuestionSet, load_jsonl, load_squad, mean, rank_documents, score
+from assistant.metrics import (
+    DEPTH,
+    METRICS,
+    Question,
+    QuestionSet,
+    load_jsonl,
+    load_squad,
+    mean,
+    rank_documents,
+    score,
+)
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
@@ -57,6 +68,41 @@ def read_distractors(path: Path, count: int) -> list[tuple[str, str, str]]:
     return found
 
 
+@dataclass
+class Setup:
+    """What an evaluation runs on: the questions, the index answering them, and its pool."""
+
+    questions: list[Question]
+    assistant: Assistant
+    pool: list[tuple[str, str, str]]
+    distractors: int
+
+
+def prepare(
+    settings: Settings,
+    dataset: Path,
+    questions_from: Path | None = None,
+    distractors: int = 0,
+    distractors_file: Path | None = None,
+    progress: Progress | None = None,
+) -> Setup:
+    """Load the questions and find or build the index to ask them of."""
+    question_set = load_question_set(dataset, questions_from)
+    extra: list[tuple[str, str, str]] = []
+    if distractors:
+        source = distractors_file or find_distractors_file(dataset)
+        if source is None:
+            raise ValueError("--distractors needs the news corpus; give it with --distractors-file")
+        extra = read_distractors(source, distractors)
+    if question_set.passages or extra:
+        pool = (question_set.passages or _documents_of(Assistant(settings))) + extra
+        assistant = _evaluation_index(settings, dataset.stem, pool, progress)
+    else:
+        assistant = Assistant(settings)  # a question file against the live document index
+        pool = _documents_of(assistant)
+    return Setup(question_set.questions, assistant, pool, len(extra))
+
+
 def run_evaluation(
     settings: Settings,
     dataset: Path,
@@ -67,23 +113,10 @@ def run_evaluation(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    question_set = load_question_set(dataset, questions_from)
-    questions = question_set.questions[:limit] if limit else question_set.questions
-    pool_extra: list[tuple[str, str, str]] = []
-    if distractors:
-        source = distractors_file or find_distractors_file(dataset)
-        if source is None:
-            raise ValueError("--distractors needs the news corpus; give it with --distractors-file")
-        pool_extra = read_distractors(source, distractors)
-
-    if question_set.passages or pool_extra:
-        pool = question_set.passages or _documents_of(Assistant(settings))
-        pool = pool + pool_extra
-        assistant = _evaluation_index(settings, dataset.stem, pool, progress)
-    else:
-        assistant = Assistant(settings)  # a question file against the live document index
-        pool = _documents_of(assistant)
-    baseline = _langchain_store(assistant, pool)
+    setup = prepare(settings, dataset, questions_from, distractors, distractors_file, progress)
+    questions = setup.questions[:limit] if limit else setup.questions
+    assistant = setup.assistant
+    baseline = _langchain_store(assistant, setup.pool)
     snapshot = assistant.snapshot()
 
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
@@ -138,7 +171,7 @@ def run_evaluation(
             "answerable": len(per_method["hybrid"]),
             "unanswerable": len(unanswerable),
             "documents": len(snapshot.documents),
-            "distractors": len(pool_extra),
+            "distractors": setup.distractors,
             "chunks": len(snapshot.chunks),
         },
         "methods": {method: mean(scores) for method, scores in per_method.items()},

@@ -40,8 +40,18 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
         return Rankings([], [], [])
     dense = snapshot.dense_search(embedder.embed_query(query), candidates)
     keyword = snapshot.keyword.search(query, candidates)
+    return Rankings(dense, keyword, fuse(snapshot, settings, detect_language(query), dense, keyword))
+
+
+def fuse(
+    snapshot: Snapshot,
+    settings: Settings,
+    query_language: str,
+    dense: list[tuple[int, float]],
+    keyword: list[tuple[int, float]],
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of two rankings, best first; ties broken by row."""
     dense_rank, keyword_rank = ranks(dense), ranks(keyword)
-    query_language = detect_language(query)
 
     def fused(row: int) -> float:
         score = 0.0
@@ -54,7 +64,7 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
         return score
 
     rows = sorted(dense_rank.keys() | keyword_rank.keys(), key=lambda r: (-fused(r), r))
-    return Rankings(dense, keyword, [(row, fused(row)) for row in rows])
+    return [(row, fused(row)) for row in rows]
 
 
 def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
