@@ -35,7 +35,9 @@ class Settings(BaseSettings):
 
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
 
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(
+        10, ge=1, description="Reciprocal rank fusion constant; 10 beat 30, 60 and 100 on XQuAD and ARCD."
+    )
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(1.0, ge=0)
     cross_lingual_keyword_weight: float = Field(
