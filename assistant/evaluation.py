@@ -96,7 +96,7 @@ def prepare(
         extra = read_distractors(source, distractors)
     if question_set.passages or extra:
         pool = (question_set.passages or _documents_of(Assistant(settings))) + extra
-        assistant = _evaluation_index(settings, dataset.stem, pool, progress)
+        assistant = _evaluation_index(settings, f"{dataset.stem}-d{len(extra)}", pool, progress)
     else:
         assistant = Assistant(settings)  # a question file against the live document index
         pool = _documents_of(assistant)
@@ -211,7 +211,7 @@ def _evaluation_index(
         key.update(f"{passage_key}\0{title}\0{text}\0".encode())
     root = settings.index_dir.parent / "eval"
     directory = root / f"{name}-{key.hexdigest()[:12]}"
-    for stale in root.glob(f"{name}-*"):
+    for stale in root.glob(f"{name}-*"):  # the same set with the same distractors, built before
         if stale != directory:
             shutil.rmtree(stale, ignore_errors=True)
     assistant = Assistant(settings.model_copy(update={"index_dir": directory}))
