@@ -12,7 +12,7 @@ from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.index import IndexStore, Snapshot
 from assistant.loaders import LOADERS, Extracted, ExtractedPage, load, to_source_document
-from assistant.metrics import evaluate_snapshot, load_jsonl
+from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
@@ -83,6 +83,8 @@ class Assistant:
         With gate, the golden questions stored with the index are asked of the new index
         first, and the switch is refused if their recall@5 drops by more than gate_margin.
         """
+        if gate:
+            self._golden_questions()  # before any work: say at once that there are none
         report = IngestReport()
         files = _expand(paths, report)
         with self.store.writing():
@@ -119,13 +121,16 @@ class Assistant:
             return None
         return GateResult.model_validate_json(self.store.evaluation_path.read_text(encoding="utf-8"))
 
-    def _gate(self, candidate: Snapshot) -> GateResult:
+    def _golden_questions(self) -> list[Question]:
         if not self.store.golden_path.exists():
             raise NotFoundError(
                 f"no golden questions are stored with the index at {self.store.directory}; "
                 "add them with `python -m assistant index golden FILE.jsonl`"
             )
-        questions = load_jsonl(self.store.golden_path).questions
+        return load_jsonl(self.store.golden_path).questions
+
+    def _gate(self, candidate: Snapshot) -> GateResult:
+        questions = self._golden_questions()
         after = evaluate_snapshot(candidate, self.embedder, self.settings, questions)
         before = (
             evaluate_snapshot(self.store.load(), self.embedder, self.settings, questions) if self.store.exists() else {}

@@ -125,3 +125,4 @@ def test_gate_without_golden_questions_says_how_to_add_them(settings, corpus):
     )
     assert result.exit_code == 1
     assert "index golden" in result.output
+    assert not (settings.index_dir / "CURRENT").exists()  # refused before any indexing
