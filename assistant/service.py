@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ class Assistant:
 
     def info(self) -> dict[str, Any]:
         snapshot = self.snapshot()
+        chunk_counts = Counter(c.doc_id for c in snapshot.chunks)
         documents = [
             {
                 "doc_id": d.doc_id,
@@ -57,7 +59,7 @@ class Assistant:
                 "format": d.format,
                 "language": d.language,
                 "pages": len(d.pages),
-                "chunks": sum(1 for c in snapshot.chunks if c.doc_id == d.doc_id),
+                "chunks": chunk_counts[d.doc_id],
                 "quality": round(min((p.quality for p in d.pages), default=1.0), 3),
                 "page_notes": [f"p{p.number}: {p.note}" for p in d.pages if p.note],
             }
