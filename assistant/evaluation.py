@@ -252,14 +252,15 @@ def _langchain_ranking(store: Any, question: str) -> list[str]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    lines = [f"{'method':<12}" + "".join(f"{m:>11}" for m in METRICS)]
-    for method, metrics in report["methods"].items():
-        lines.append(f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS))
-    for language, methods in report["by_language"].items():
-        if len(report["by_language"]) > 1:
-            lines.append(f"-- questions in {language}")
-            for method, metrics in methods.items():
-                lines.append(f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS))
+    def rows(methods: dict[str, dict[str, float]]) -> list[str]:
+        return [
+            f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS) for method, metrics in methods.items()
+        ]
+
+    lines = [f"{'method':<12}" + "".join(f"{m:>11}" for m in METRICS), *rows(report["methods"])]
+    if len(report["by_language"]) > 1:
+        for language, methods in report["by_language"].items():
+            lines += [f"-- questions in {language}", *rows(methods)]
     return "\n".join(lines)
 
 

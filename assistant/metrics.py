@@ -136,17 +136,18 @@ class Ranked:
     top_fused_score: float
 
 
+def top_documents(snapshot: Snapshot, rows: list[tuple[int, float]]) -> list[str]:
+    """A chunk ranking as the first DEPTH documents in order of first appearance."""
+    keys = dict.fromkeys(document_key(snapshot, snapshot.chunks[row].doc_id) for row, _ in rows)
+    return list(keys)[:DEPTH]
+
+
 def rank_documents(snapshot: Snapshot, embedder: Embedder, settings: Settings, question: str) -> Ranked:
     rankings = rank(snapshot, embedder, settings, question, settings.search_candidates)
-
-    def documents(rows: list[tuple[int, float]]) -> list[str]:
-        keys = dict.fromkeys(document_key(snapshot, snapshot.chunks[row].doc_id) for row, _ in rows)
-        return list(keys)[:DEPTH]
-
     return Ranked(
-        hybrid=documents(rankings.fused),
-        dense=documents(rankings.dense),
-        keyword=documents(rankings.keyword),
+        hybrid=top_documents(snapshot, rankings.fused),
+        dense=top_documents(snapshot, rankings.dense),
+        keyword=top_documents(snapshot, rankings.keyword),
         top_dense_score=rankings.dense[0][1] if rankings.dense else 0.0,
         top_fused_score=rankings.fused[0][1] if rankings.fused else 0.0,
     )

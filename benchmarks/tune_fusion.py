@@ -12,7 +12,7 @@ import itertools
 from pathlib import Path
 
 from assistant.evaluation import prepare
-from assistant.metrics import DEPTH, document_key, mean, score
+from assistant.metrics import mean, score, top_documents
 from assistant.retrieval import fuse
 from assistant.settings import Settings
 from assistant.textnorm import detect_language
@@ -36,9 +36,6 @@ def main() -> None:
     embedder = setup.assistant.embedder
     questions = [q for q in setup.questions if q.answerable and q.relevant]
 
-    def documents(rows):
-        return list(dict.fromkeys(document_key(snapshot, snapshot.chunks[r].doc_id) for r, _ in rows))[:DEPTH]
-
     searched = []
     for question in questions:
         dense = snapshot.dense_search(embedder.embed_query(question.text), settings.search_candidates)
@@ -48,8 +45,8 @@ def main() -> None:
     def metrics(rank_of):
         return mean([score(rank_of(d, k, lang), set(q.relevant)) for q, lang, d, k in searched])
 
-    dense_only = metrics(lambda d, k, lang: documents(d))
-    keyword_only = metrics(lambda d, k, lang: documents(k))
+    dense_only = metrics(lambda d, k, lang: top_documents(snapshot, d))
+    keyword_only = metrics(lambda d, k, lang: top_documents(snapshot, k))
     print(f"{args.dataset.name}: {len(questions)} questions, {len(snapshot.documents)} documents")
     print(f"dense only   recall@5 {dense_only['recall@5']:.4f}  mrr@10 {dense_only['mrr@10']:.4f}")
     print(f"keyword only recall@5 {keyword_only['recall@5']:.4f}  mrr@10 {keyword_only['mrr@10']:.4f}")
@@ -57,7 +54,7 @@ def main() -> None:
     for values in itertools.product(*GRID.values()):
         point = dict(zip(GRID, values, strict=True))
         tuned = settings.model_copy(update=point)
-        hybrid = metrics(lambda d, k, lang, s=tuned: documents(fuse(snapshot, s, lang, d, k)))
+        hybrid = metrics(lambda d, k, lang, s=tuned: top_documents(snapshot, fuse(snapshot, s, lang, d, k)))
         results.append((hybrid["recall@5"], hybrid["mrr@10"], point))
     results.sort(key=lambda r: (-r[0], -r[1]))
     default = next(r for r in results if all(r[2][n] == getattr(settings, n) for n in GRID))
