@@ -12,7 +12,7 @@ from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.index import IndexStore, Snapshot
-from assistant.loaders import LOADERS, Extracted, ExtractedPage, load, to_source_document
+from assistant.loaders import LOADERS, Extracted, ExtractedPage, check, load, to_source_document
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, hybrid_search
 from assistant.settings import Settings
@@ -171,8 +171,7 @@ class Assistant:
         source = os.path.normpath(str(path))
         max_bytes = int(self.settings.max_file_mb * 2**20)
         try:
-            if path.stat().st_size > max_bytes:
-                load(path, max_bytes)  # raises the too-large message before we read it all
+            check(path, max_bytes)  # before hashing: a refused file is never read whole
             content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, UnreadableFileError) as error:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))

@@ -27,11 +27,21 @@ LOADERS: dict[str, Callable[[Path], Extracted]] = {
 _SIGNATURES = {".pdf": (b"%PDF-", 1024), ".docx": (b"PK\x03\x04", 4)}
 _HINTS = {".doc": "save it as .docx", ".rtf": "save it as .docx", ".xlsx": "export it as text"}
 
-__all__ = ["LOADERS", "Extracted", "ExtractedPage", "load", "to_source_document"]
+__all__ = ["LOADERS", "Extracted", "ExtractedPage", "check", "load", "to_source_document"]
 
 
 def load(path: Path, max_bytes: int) -> Extracted:
     """Read one file into pages of text, or raise UnreadableFileError saying why not."""
+    check(path, max_bytes)
+    extracted = LOADERS[path.suffix.lower()](path)
+    if not any(page.text.strip() for page in extracted.pages):
+        notes = {page.note for page in extracted.pages if page.note}
+        raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
+    return extracted
+
+
+def check(path: Path, max_bytes: int) -> None:
+    """Refuse a file by type, size and magic number, reading no more than its first kilobyte."""
     suffix = path.suffix.lower()
     if suffix not in LOADERS:
         hint = f" ({_HINTS[suffix]})" if suffix in _HINTS else ""
@@ -54,11 +64,6 @@ def load(path: Path, max_bytes: int) -> Extracted:
         magic, within = _SIGNATURES[suffix]
         if magic not in head[:within]:
             raise UnreadableFileError(f"the content is not {suffix[1:].upper()}, whatever its name says")
-    extracted = LOADERS[suffix](path)
-    if not any(page.text.strip() for page in extracted.pages):
-        notes = {page.note for page in extracted.pages if page.note}
-        raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
-    return extracted
 
 
 def to_source_document(extracted: Extracted, source: str, content_hash: str, added_at: str) -> SourceDocument:
