@@ -1,4 +1,4 @@
-"""Command line: python -m assistant index add|info|remove, search."""
+"""Command line: python -m assistant index add|info|remove|golden, search, ask, brief, llm check, eval."""
 
 import json
 import sys
@@ -13,6 +13,7 @@ from tqdm import tqdm
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.types import Answer
 
 
 class _FriendlyErrors(click.Group):
@@ -170,6 +171,102 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
             f"score {hit.score:.4f} dense#{hit.dense_rank} keyword#{hit.keyword_rank}"
         )
         click.echo("   " + " ".join(hit.text.split())[:300])
+
+
+@main.command()
+@click.argument("question")
+@click.option("--lang", type=click.Choice(["ar", "en"]), help="Answer language (default: the question's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checked answer as JSON.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, lang: str | None, as_json: bool) -> None:
+    """Answer QUESTION from the documents, every claim cited and checked."""
+    assistant = _assistant(ctx)
+    if as_json:
+        answer = assistant.ask(question, lang)
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return
+    for event in assistant.ask_stream(question, lang):
+        if isinstance(event, str):
+            click.echo(event, nl=False)
+            continue
+        click.echo("\n\n" + "-" * 40)
+        _echo_checked(event)
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """An answer as `ask --json` prints it: text, verdicts, citations with their quoted words."""
+    return {
+        "question": answer.question,
+        "language": answer.language,
+        "answered": answer.answered,
+        "answer": answer.text,
+        "model": answer.model,
+        "sentences": [sentence.model_dump() for sentence in answer.sentences],
+        "citations": [citation.model_dump() for citation in answer.citations],
+        "conflicts": [conflict.model_dump() for conflict in answer.conflicts],
+        "warnings": answer.warnings,
+    }
+
+
+def _echo_checked(answer: Answer) -> None:
+    """The checked answer: each sentence with its verdict, then the words each citation quotes."""
+    if not answer.answered:
+        click.echo(answer.text)
+    for sentence in answer.sentences:
+        label = "" if sentence.verdict in ("supported", "structure") else f"  [{sentence.verdict}: {sentence.reason}]"
+        click.echo(sentence.text + label)
+    for citation in answer.citations:
+        pages = f"p{citation.page_start}" + (
+            f"-{citation.page_end}" if citation.page_end != citation.page_start else ""
+        )
+        click.echo(
+            f"[{citation.n}] {citation.title[:60]} ({citation.source}, {pages}): «{' '.join(citation.quote.split())}»"
+        )
+    for warning in answer.warnings:
+        click.echo(f"! {warning}", err=True)
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--lang", type=click.Choice(["ar", "en"]), help="Note language (default: the topic's).")
+@click.option("--points", default=5, show_default=True, help="Most key points in the outline.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the note to a .docx or .md file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the note as JSON.")
+@click.pass_context
+def brief(ctx: click.Context, topic: str, lang: str | None, points: int, out: Path | None, as_json: bool) -> None:
+    """Draft a briefing note on TOPIC: outline first, then each part from its own passages."""
+    from assistant.briefing import markdown_to_docx, to_markdown
+
+    if out and out.suffix.lower() not in (".docx", ".md"):
+        raise click.UsageError("--out must end in .docx or .md")
+    assistant = _assistant(ctx)
+    with _progress_bar("Writing", "part") as progress:
+        note = assistant.brief(topic, lang, points=points, progress=progress)
+    markdown = to_markdown(note, ctx.obj.prompts_dir)
+    if out:
+        if out.suffix.lower() == ".docx":
+            markdown_to_docx(markdown, out)
+        else:
+            out.write_text(markdown, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    if as_json:
+        click.echo(json.dumps(note.model_dump(), ensure_ascii=False, indent=2))
+    elif not out:
+        click.echo(markdown)
+
+
+@main.group()
+def llm() -> None:
+    """The configured language model (ASSISTANT_LLM)."""
+
+
+@llm.command("check")
+@click.pass_context
+def llm_check(ctx: click.Context) -> None:
+    """Say which model is configured and whether it answers."""
+    result = _assistant(ctx).llm_check()
+    click.echo(f"{result['llm']}: {result['description']}")
+    click.echo(f"answered in {result['seconds']} s: {result['reply']!r}")
 
 
 @main.command("eval")

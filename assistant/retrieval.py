@@ -6,6 +6,7 @@ passage in another language than the question its rank counts with the smaller
 `cross_lingual_keyword_weight`: an English question keeps finding Arabic passages by meaning.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,18 @@ class AssistantRetriever(BaseRetriever):
             Document(page_content=hit.text, metadata=hit.model_dump(exclude={"text"}))
             for hit in self.assistant.search(query, k=self.k)
         ]
+
+
+def diversify(hits: list[Hit], k: int, per_document: int) -> list[Hit]:
+    """The best k hits with at most per_document from any one document, best first.
+
+    An answer drawn from several documents can show where they agree and where their
+    figures differ; the top hits alone often come from one long document.
+    """
+    taken: Counter[str] = Counter()
+    chosen = []
+    for hit in hits:
+        if taken[hit.doc_id] < per_document:
+            taken[hit.doc_id] += 1
+            chosen.append(hit)
+    return chosen[:k]

