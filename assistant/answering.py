@@ -151,9 +151,12 @@ class Answerer:
             if not NO_ANSWER.startswith(reply.strip()[: len(NO_ANSWER)]) or len(reply.strip()) > len(NO_ANSWER):
                 yield reply[shown:]
                 shown = len(reply)
-        yield self.check(question, language, passages, reply)
+        # A note gathers conflicting figures across all its parts, so its parts leave them out.
+        yield self.check(question, language, passages, reply, with_conflicts=task == "answer")
 
-    def check(self, question: str, language: str, passages: list[Passage], reply: str) -> Answer:
+    def check(
+        self, question: str, language: str, passages: list[Passage], reply: str, with_conflicts: bool = True
+    ) -> Answer:
         """Check every sentence of a reply against the passages it cites."""
         words = phrases(self.settings.prompts_dir, language)
         warnings = [words["withheld"].format(n=p.n, title=p.hit.title) for p in passages if p.withheld]
@@ -170,7 +173,7 @@ class Answerer:
             kept.append(sentence.text)
         if not any(s.verdict == "supported" for s in sentences):
             return self._declined(question, language, passages, words["declined"], warnings)
-        conflicts = self.conflicts(question, passages, evidence)
+        conflicts = self.conflicts(question, passages, evidence) if with_conflicts else []
         text = "\n".join(kept)
         unstated = [c for c in conflicts if not all(f.value in text for f in c.figures)]
         if unstated:

@@ -26,7 +26,6 @@ from assistant.answering import (
     format_passages,
     number_passages,
     with_markers,
-    without_markers,
 )
 from assistant.prompting import phrases, render
 from assistant.textnorm import detect_language
@@ -150,10 +149,16 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
 
 
 def _sentence(sentence: AnswerSentence, references: _References, words: dict[str, str]) -> str:
-    """A sentence with the note's reference numbers, flagged when its citations do not bear it out."""
-    text = _BULLET.sub("", without_markers(sentence.text))
+    """A sentence with its markers renumbered across the note, flagged when not borne out."""
+
+    def renumber(marker: re.Match[str]) -> str:
+        local = {int(n) for n in re.findall(r"\d+", marker.group(0))}
+        numbers = references.numbers([c for c in sentence.citations if c.n in local])
+        return "".join(f"[{n}]" for n in numbers)
+
+    text = _BULLET.sub("", MARKER.sub(renumber, sentence.text))
     flag = f" ⚠ ({words[sentence.verdict]})" if sentence.verdict in ("unverified", "uncited") else ""
-    return with_markers(text, references.numbers(sentence.citations)) + flag
+    return text + flag
 
 
 def _conflict(conflict: Conflict, references: _References, words: dict[str, str]) -> str:

@@ -141,9 +141,9 @@ class ExtractiveChatModel(BaseChatModel):
     def _quotes(self, question: str, passages: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
         candidates = [
             (n, sentence)
-            for n, _, text in passages
+            for n, title, text in passages
             for start, end in split_sentences(text)
-            if _quotable(sentence := " ".join(text[start:end].split()))
+            if _quotable(sentence := " ".join(text[start:end].split())) and sentence != " ".join(title.split())
         ]
         if not candidates:
             return []
@@ -174,7 +174,7 @@ class ExtractiveChatModel(BaseChatModel):
 
 
 def _quotable(sentence: str) -> bool:
-    """A sentence worth quoting: not a heading, a label or withheld text."""
+    """A sentence worth quoting: not a label or withheld text (the title is excluded by the caller)."""
     return len(sentence.split()) >= 5 and sentence != "[…]" and len(sentence) <= 600
 
 

@@ -70,10 +70,10 @@ def main(path: Path) -> None:
     claims = sum(r["claims"] for r in rows)
     print(f"{describe(settings)}, embedder {settings.embedder}, {len(rows)} questions from {path.name}")
     print("| measure | value |\n|---|---|")
-    print(f"| answer contains an expected string (text) | {sum(bool(r['contains']) for r in answerable)}/{len(answerable)} |")
-    print(
-        f"| ... (text or cited words) | {sum(bool(r['contains_with_quotes']) for r in answerable)}/{len(answerable)} |"
-    )
+    in_text = sum(bool(r["contains"]) for r in answerable)
+    print(f"| answer contains an expected string (text) | {in_text}/{len(answerable)} |")
+    quoted = sum(bool(r["contains_with_quotes"]) for r in answerable)
+    print(f"| ... (text or cited words) | {quoted}/{len(answerable)} |")
     print(f"| answerable questions declined | {sum(not r['answered'] for r in answerable)}/{len(answerable)} |")
     print(f"| unanswerable questions declined | {sum(not r['answered'] for r in unanswerable)}/{len(unanswerable)} |")
     gold = sum(r["gold_citations"] for r in rows)
