@@ -172,7 +172,8 @@ class Answerer:
             sentences.append(sentence)
             kept.append(sentence.text)
         if not any(s.verdict == "supported" for s in sentences):
-            return self._declined(question, language, passages, words["declined"], warnings)
+            # Kept, though not shown as an answer: they say why nothing could be said.
+            return self._declined(question, language, passages, words["declined"], warnings, sentences)
         conflicts = self.conflicts(question, passages, evidence) if with_conflicts else []
         text = "\n".join(kept)
         unstated = [c for c in conflicts if not all(f.value in text for f in c.figures)]
@@ -192,14 +193,20 @@ class Answerer:
         )
 
     def _declined(
-        self, question: str, language: str, passages: list[Passage], text: str, warnings: list[str] | None = None
+        self,
+        question: str,
+        language: str,
+        passages: list[Passage],
+        text: str,
+        warnings: list[str] | None = None,
+        sentences: list[AnswerSentence] | None = None,
     ) -> Answer:
         return Answer(
             question=question,
             language=language,
             answered=False,
             text=text,
-            sentences=[],
+            sentences=sentences or [],
             passages=passages,
             warnings=warnings or [],
             model=self.model_name,

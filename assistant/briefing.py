@@ -125,6 +125,8 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
     references = _References()
 
     def sentences(answer: Answer) -> str:
+        if not answer.answered:
+            return ""
         return " ".join(_sentence(s, references, words) for s in answer.sentences if s.verdict != "structure")
 
     lines = [f"# {note.title}", ""]

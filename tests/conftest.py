@@ -1,15 +1,12 @@
 import os
 from pathlib import Path
 
-import matplotlib
 import pytest
-from fpdf import FPDF
 
 from assistant.service import Assistant
 from assistant.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-FONT = Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"
 
 
 @pytest.fixture(autouse=True)
@@ -48,20 +45,6 @@ def seeds_assistant(tmp_path_factory) -> Assistant:
     assert len(report.added) == 5
     assert not report.failed
     return assistant
-
-
-def make_pdf(path: Path, pages: list[str]) -> Path:
-    """A real PDF with a text layer, Arabic shaped by HarfBuzz, one string per page."""
-    pdf = FPDF()
-    pdf.add_font("dejavu", fname=str(FONT))
-    pdf.set_font("dejavu", size=13)
-    pdf.set_text_shaping(True)
-    for text in pages:
-        pdf.add_page()
-        for line in text.split("\n"):
-            pdf.multi_cell(0, 9, line, new_x="LMARGIN", new_y="NEXT")
-    pdf.output(str(path))
-    return path
 
 
 # Short documents on distinct topics, Arabic and English, shared by several tests.

@@ -7,9 +7,9 @@ import pytest
 
 from assistant.errors import IndexBusyError, IndexMismatchError, NotFoundError
 from assistant.index import IndexStore, Snapshot
+from assistant.sample import write_pdf
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import make_pdf
 
 
 def sources(report_list):
@@ -96,7 +96,7 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(assistant, corpus, tm
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.7\n%%EOF garbage")
     (corpus / "image.jpg").write_bytes(b"\xff\xd8\xff")
     (corpus / "binary.txt").write_bytes(bytes(range(256)))
-    make_pdf(corpus / "good.pdf", ["تقرير عن اجتماع وزراء الخارجية في الدوحة"])
+    write_pdf(corpus / "good.pdf", ["تقرير عن اجتماع وزراء الخارجية في الدوحة"])
     report = assistant.ingest([corpus, tmp_path / "missing-folder"])
     reasons = {f.source.rsplit("/", 1)[-1]: f.reason for f in report.failed}
     assert set(reasons) == {"empty.txt", "fake.pdf", "corrupt.pdf", "image.jpg", "binary.txt", "missing-folder"}
@@ -109,7 +109,7 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(assistant, corpus, tm
 
 
 def test_a_file_that_turns_corrupt_keeps_its_indexed_version(assistant, corpus):
-    make_pdf(corpus / "report.pdf", ["تقرير عن اجتماع وزراء الخارجية في الدوحة"])
+    write_pdf(corpus / "report.pdf", ["تقرير عن اجتماع وزراء الخارجية في الدوحة"])
     assistant.ingest([corpus])
     (corpus / "report.pdf").write_bytes(b"%PDF-1.7 truncated")
     report = assistant.ingest([corpus])

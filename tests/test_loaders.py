@@ -6,7 +6,8 @@ from assistant.errors import UnreadableFileError
 from assistant.loaders import load, to_source_document
 from assistant.loaders.metadata import find_date, guess_title
 from assistant.loaders.webclean import clean_web_text
-from tests.conftest import KUWAIT_AR, make_pdf
+from assistant.sample import write_pdf
+from tests.conftest import KUWAIT_AR
 
 MB = 2**20
 
@@ -57,7 +58,7 @@ def test_too_large_file_is_refused(tmp_path):
 
 
 def test_pdf_arabic_and_english_pages(tmp_path):
-    path = make_pdf(
+    path = write_pdf(
         tmp_path / "report.pdf",
         [
             "عقد التحالف الدولي اجتماعه في الكويت بحضور ممثلين عن الدول الأعضاء\n"
@@ -74,7 +75,7 @@ def test_pdf_arabic_and_english_pages(tmp_path):
 
 
 def test_encrypted_pdf_is_refused_but_empty_password_pdf_is_read(tmp_path):
-    source = make_pdf(tmp_path / "plain.pdf", ["تقرير سري عن الاجتماع الوزاري"])
+    source = write_pdf(tmp_path / "plain.pdf", ["تقرير سري عن الاجتماع الوزاري"])
     for password, name in [("secret", "locked.pdf"), ("", "open.pdf")]:
         writer = pypdf.PdfWriter(clone_from=str(source))
         writer.encrypt(user_password=password, owner_password="owner", algorithm="AES-128")
@@ -188,7 +189,7 @@ def test_title_skips_labels_and_dates():
 
 
 def test_source_document_pages_map_to_offsets(tmp_path):
-    path = make_pdf(tmp_path / "two.pdf", ["الصفحة الأولى عن الاجتماع", "Page two about the meeting"])
+    path = write_pdf(tmp_path / "two.pdf", ["الصفحة الأولى عن الاجتماع", "Page two about the meeting"])
     document = to_source_document(load(path, MB), "two.pdf", "ab" * 32, "2026-01-01T00:00:00+00:00")
     assert document.doc_id == "ab" * 8
     for page in document.pages:
