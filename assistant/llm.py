@@ -127,8 +127,8 @@ class ExtractiveChatModel(BaseChatModel):
         prompt = str(messages[-1].content)
         language = "ar" if detect_language(str(messages[0].content)) == "ar" else "en"
         passages = [(int(n), title, text) for n, title, text in _PASSAGE.findall(prompt)]
-        if _TOPIC.search(prompt):
-            return self._outline(passages) if passages else NO_ANSWER
+        if topic := _TOPIC.search(prompt):
+            return self._outline(topic.group(1), passages) or NO_ANSWER
         question = _QUESTION.search(prompt)
         if not passages or not question:
             return NO_ANSWER
@@ -138,7 +138,12 @@ class ExtractiveChatModel(BaseChatModel):
         lead = phrases(self.settings.prompts_dir, language)["according"]
         return lead + "\n" + "\n".join(f"- {sentence} [{n}]" for n, sentence in quotes)
 
-    def _quotes(self, question: str, passages: list[tuple[int, str, str]]) -> list[tuple[int, str]]:
+    def _quotes(
+        self, question: str, passages: list[tuple[int, str, str]], most: int | None = None, spread: float | None = None
+    ) -> list[tuple[int, str]]:
+        """Up to `most` passage sentences close to the question, within `spread` of the best one."""
+        most = most or self.most_sentences
+        spread = self.spread if spread is None else spread
         candidates = [
             (n, sentence)
             for n, title, text in passages
@@ -159,17 +164,17 @@ class ExtractiveChatModel(BaseChatModel):
         scores = similarities + 0.02 * np.array(
             [len(question_tokens & set(tokenize(s))) / max(1, len(question_tokens)) for _, s in candidates]
         )
-        order = np.argsort(-scores)
-        if similarities.max() < self.settings.extractive_min_similarity:
-            return []
+        eligible = [i for i in np.argsort(-scores) if similarities[i] >= self.settings.extractive_min_similarity]
         chosen: list[tuple[int, str]] = []
-        for index in order[: self.most_sentences]:
-            if scores[index] >= scores[order[0]] - self.spread and candidates[index] not in chosen:
+        for index in eligible:
+            if len(chosen) < most and scores[index] >= scores[eligible[0]] - spread and candidates[index] not in chosen:
                 chosen.append(candidates[index])
         return chosen
 
-    def _outline(self, passages: list[tuple[int, str, str]]) -> str:
-        titles = dict.fromkeys(" ".join(title.split()) for _, title, _ in passages if title.strip())
+    def _outline(self, topic: str, passages: list[tuple[int, str, str]]) -> str:
+        """The titles of the passages that have something to say on the topic, one per line."""
+        relevant = {n for n, _ in self._quotes(topic, passages, most=len(passages), spread=1.0)}
+        titles = dict.fromkeys(" ".join(title.split()) for n, title, _ in passages if n in relevant and title.strip())
         return "\n".join(list(titles)[:5])
 
 

@@ -224,6 +224,12 @@ class Handlers:
         self.require(request, "admin")
         return self._document_rows(), self._statistics()
 
+    def admin_view(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
+        """The documents and statistics on opening the app: filled for admins, empty for the rest."""
+        if "admin" not in PERMISSIONS.get(self.role(request)[1] or "", frozenset()):
+            return [], {}
+        return self._document_rows(), self._statistics()
+
     def remove(self, doc_id: str, request: gr.Request) -> tuple[str, list[list[Any]], dict[str, Any]]:
         user = self.require(request, "admin")
         try:
@@ -402,7 +408,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                 trigger(
                     handlers.ask, [question, chat, language], [chat, sources, answer_file, question], api_name="ask"
                 )
-        with gr.Tab("Brief · مذكرة", elem_id="tab-brief") as brief_tab:
+        with gr.Tab("Brief · مذكرة", elem_id="tab-brief", visible=False) as brief_tab:
             with gr.Row():
                 topic = gr.Textbox(label="Topic · الموضوع", scale=3, elem_id="topic")
                 note_language = gr.Dropdown(list(LANGUAGES), value="auto · تلقائي", label="Language · اللغة", scale=1)
@@ -422,7 +428,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             note.change(lambda text: text, note, preview, api_visibility="private")
             as_word.click(handlers.export_word, note, note_file, api_name="export_word")
             as_markdown.click(handlers.export_markdown, note, note_file, api_name="export_markdown")
-        with gr.Tab("Admin · الإدارة", elem_id="tab-admin") as admin_tab:
+        with gr.Tab("Admin · الإدارة", elem_id="tab-admin", visible=False) as admin_tab:
             files = gr.File(
                 label="Add documents (PDF, Word, HTML, text) · أضف وثائق",
                 file_count="multiple",
@@ -467,6 +473,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             status_tab.select(handlers.status, None, status, api_name="status")
         ui.load(handlers.on_load, None, [ask_tab, brief_tab, admin_tab, greeting], api_visibility="private")
         ui.load(handlers.status, None, status, api_visibility="private")
+        ui.load(handlers.admin_view, None, [documents, statistics], api_visibility="private")
     return ui
 
 

@@ -2,6 +2,7 @@
 
 import json
 import stat
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -94,6 +95,13 @@ def test_tabs_shown_follow_the_role(app, user, visible):
     assert user in greeting
 
 
+def test_the_document_list_on_opening_is_for_admins_only(app):
+    assert app.admin_view(as_user("mona")) == ([], {})
+    rows, statistics = app.admin_view(as_user("huda"))
+    assert len(rows) == 3
+    assert statistics["documents"] == 3
+
+
 def test_without_a_users_file_the_local_user_is_an_admin(app):
     local = Handlers(app.assistant, None, app.audit)
     assert local.role(None) == ("local", "admin")
@@ -118,7 +126,7 @@ def test_ask_streams_then_shows_a_checked_answer_with_its_sources(app, model):
     assert "<mark>" in sources
     assert "ثماني وعشرين دولة" in sources
     assert "kuwait.txt" in sources
-    assert "ثماني وعشرون دولة" in open(download, encoding="utf-8").read()
+    assert "ثماني وعشرون دولة" in Path(download).read_text(encoding="utf-8")
     entry = app.audit.entries()[-1]
     assert entry["action"] == "ask"
     assert entry["user"] == "mona"
@@ -158,7 +166,7 @@ def test_staff_draft_edit_and_export_an_arabic_note(app, model):
     paragraphs = [p.text for p in Document(word).paragraphs]
     assert "الخلفية والسياق" in paragraphs
     markdown = app.export_markdown(edited, as_user("sami"))
-    assert open(markdown, encoding="utf-8").read() == edited
+    assert Path(markdown).read_text(encoding="utf-8") == edited
     actions = [e["action"] for e in app.audit.entries()]
     assert actions[-3:] == ["brief", "export_note", "export_note"]
 
