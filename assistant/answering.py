@@ -28,7 +28,12 @@ NO_ANSWER = "NO_ANSWER"
 
 _DIGITS = "0-9٠-٩۰-۹"
 MARKER = re.compile(rf"\[\s*([{_DIGITS}]+(?:\s*[,،]\s*[{_DIGITS}]+)*)\s*\]")
-_NUMBER = re.compile(rf"[{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*")
+# A number and the scale word that may follow it: "30 ألف", "2.5 million".
+_NUMBER = re.compile(
+    rf"([{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*)(?:\s+(ألف|آلاف|الف|مليون|ملايين|مليار|thousand|million|billion)\b)?"
+)
+_SCALES = {"ألف": 10**3, "آلاف": 10**3, "الف": 10**3, "thousand": 10**3, "مليون": 10**6, "ملايين": 10**6,
+           "million": 10**6, "مليار": 10**9, "billion": 10**9}  # fmt: skip
 _PUNCTUATION = "،,.;؛:!?؟»«\"'()[]"
 _LIST_PREFIX = re.compile(rf"^\s*(?:[-*•]|[{_DIGITS}]+[.)])\s+")
 # The counted thing follows its number within two words: "14 دولة", "28 countries".
@@ -224,7 +229,7 @@ class Answerer:
         claim = without_markers(text)
         shown = with_markers(claim, cited)
         claim_tokens = set(tokenize(_LIST_PREFIX.sub("", claim)))
-        numbers = {_plain_number(n) for n in _NUMBER.findall(_LIST_PREFIX.sub("", claim))}
+        numbers = {_values(match)[-1] for match in _NUMBER.finditer(_LIST_PREFIX.sub("", claim))}
         if not cited:
             if claim.endswith((":", "：")) or claim.startswith("#") or (len(claim_tokens) < 3 and not numbers):
                 return AnswerSentence(text=shown, citations=[], verdict="structure")
@@ -240,7 +245,9 @@ class Answerer:
             quote_index, overlap, similarity = self._best_quote(evidence[n], claim_tokens, query, language)
             best_overlap, best_similarity = max(best_overlap, overlap), max(best_similarity, similarity)
             citations.append(self._citation(evidence[n], quote_index))
-        cited_numbers = {_plain_number(x) for n in cited for x in _NUMBER.findall(passages[n - 1].hit.text)}
+        cited_numbers = {
+            value for n in cited for match in _NUMBER.finditer(passages[n - 1].hit.text) for value in _values(match)
+        }
         missing = sorted(numbers - cited_numbers)
         if missing:
             verdict, reason = "unverified", f"the cited passages do not state {', '.join(missing)}"
@@ -410,6 +417,18 @@ def with_markers(claim: str, numbers: list[int]) -> str:
         return claim
     body, stop = (claim[:-1], claim[-1]) if claim.endswith((".", "!", "?", "؟")) else (claim, "")
     return f"{body} {markers}{stop}"
+
+
+def _values(number: re.Match[str]) -> list[str]:
+    """A number as written, and (last) its value with the scale word applied: "30 ألف" -> 30, 30000."""
+    written = _plain_number(number.group(1))
+    if not number.group(2):
+        return [written]
+    try:
+        scaled = float(written) * _SCALES[number.group(2)]
+    except ValueError:
+        return [written]
+    return [written, f"{scaled:.0f}" if scaled.is_integer() else f"{scaled:g}"]
 
 
 def _ascii_digits(text: str) -> str:

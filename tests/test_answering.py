@@ -305,3 +305,25 @@ def test_cli_llm_check_reports_an_unusable_configuration(monkeypatch):
     assert result.exit_code == 1
     assert "ASSISTANT_LLM_MODEL_PATH" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage", "supported"),
+    [
+        ("Nearly 30,000 children returned to school [1].", "عاد نحو 30 ألف طفل إلى المدارس في الموصل.", True),
+        ("عاد 30 ألف طفل إلى المدارس في الموصل [1].", "Some 30,000 children returned to school in Mosul.", True),
+        ("عاد ٣٠ ألف طفل إلى المدارس في الموصل [1].", "عاد 30 ألف طفل إلى المدارس في الموصل.", True),
+        ("عاد 40 ألف طفل إلى المدارس في الموصل [1].", "عاد 30 ألف طفل إلى المدارس في الموصل.", False),
+    ],
+)
+def test_numbers_are_compared_as_values_across_scripts_and_scale_words(settings, model, claim, passage, supported):
+    from assistant.answering import Answerer
+    from assistant.embeddings import build_embedder
+    from assistant.types import Hit
+
+    hit = Hit(doc_id="d", chunk_id="c", source="s.txt", title="t", page_start=1, page_end=1, start=0,
+              end=len(passage), text=passage, score=1.0, dense_rank=1, keyword_rank=1, language="ar")  # fmt: skip
+    answerer = Answerer(settings, build_embedder(settings), model, "fake", dict)
+    (sentence,) = answerer.check("q", "ar", number_passages([hit]), claim).sentences or [None]
+    missing_number = sentence is not None and "do not state" in (sentence.reason or "")
+    assert missing_number is not supported
