@@ -1,5 +1,6 @@
 """Command line: python -m assistant index ..., search, ask, brief, llm check, users ..., eval."""
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -57,6 +59,8 @@ def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: boo
     assistant = _assistant(ctx)
     with _progress_bar("Indexing", "file") as progress:
         report = assistant.ingest(paths, prune=prune, progress=progress, gate=gate)
+    if report.changed and (report.gate is None or report.gate.passed):
+        _audit(ctx, "index_add", added=report.added, updated=report.updated, removed=report.removed)
     for label, items in [
         ("added", report.added),
         ("updated", report.updated),
@@ -98,6 +102,11 @@ def _progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int, s
             bar.update(done - bar.n)
 
         yield progress
+
+
+def _audit(ctx: click.Context, action: str, **details: Any) -> None:
+    """Index changes made from the shell go to the app's audit log too, under the shell user."""
+    AuditLog(ctx.obj.data_dir / "audit.jsonl").record(f"cli:{getpass.getuser()}", action, **details)
 
 
 @index.command("golden")
@@ -149,6 +158,7 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
 def index_remove(ctx: click.Context, doc_id_or_path: str) -> None:
     """Remove one document by its id or the path it was added with."""
     source = _assistant(ctx).remove(doc_id_or_path)
+    _audit(ctx, "index_remove", source=source)
     click.echo(f"removed: {source}")
 
 

@@ -46,7 +46,7 @@ SAMPLE_TEXTS = {
 }
 SAMPLE_PDF = "coalition-ministerial-2017.pdf"
 # Numbers are written in words on the Arabic page: fpdf2 lays out a wrapped line that mixes
-# Arabic and digits in an order pypdf reads back scrambled (see the PDF notes in README).
+# Arabic and digits in an order pypdf reads back scrambled (README, Benchmarks).
 SAMPLE_PDF_PAGES = [
     "اجتماع وزراء التحالف في واشنطن\n"
     "اجتمع وزراء خارجية التحالف الدولي ضد داعش في واشنطن، ويضم التحالف ثماني وستين دولة ومنظمة دولية. "

@@ -80,8 +80,11 @@ class Handlers:
 
     def ask(
         self, question: str, history: list[dict[str, str]], language: str, request: gr.Request
-    ) -> Iterator[tuple[list[dict[str, str]], str, str | None, str]]:
-        """Stream the answer into the chat; then show it checked, with its sources and a download."""
+    ) -> Iterator[tuple[list[dict[str, str]], str, dict[str, Any] | None, str]]:
+        """Stream the answer into the chat; then show it checked, with its sources.
+
+        The checked answer is also returned for the session's gr.State, from which it is downloaded.
+        """
         user = self.require(request, "ask")
         question = question.strip()
         if not question:
@@ -111,9 +114,14 @@ class Handlers:
             citations=[{"n": c.n, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations],
         )
         history = [*history, {"role": "assistant", "content": render_answer(answer)}]
-        yield history, render_sources(answer), self._export_answer(user, answer), ""
+        yield history, render_sources(answer), answer.model_dump(), ""
 
-    def _export_answer(self, user: str, answer: Answer) -> str:
+    def download_answer(self, last_answer: dict[str, Any] | None, request: gr.Request) -> str:
+        """The session's last answer as Markdown: the text and every citation with its quoted words."""
+        user = self.require(request, "ask")
+        if not last_answer:
+            raise gr.Error("Ask a question first. / اطرح سؤالاً أولاً.")
+        answer = Answer.model_validate(last_answer)
         lines = [f"# {answer.question}", "", answer.text, ""]
         lines += [
             f"[{c.n}] {c.title}, p. {c.page_start} ({c.source}): «{' '.join(c.quote.split())}»"
@@ -400,14 +408,17 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                         )
                         language = gr.Dropdown(list(LANGUAGES), value="auto · تلقائي", show_label=False, scale=1)
                         send = gr.Button("Ask · اسأل", variant="primary", scale=1, elem_id="ask-button")
-                    answer_file = gr.File(label="Download the answer · تنزيل الإجابة", elem_id="answer-file")
+                    last_answer = gr.State(None)
+                    download = gr.Button("Download the answer · تنزيل الإجابة", size="sm", elem_id="download-answer")
+                    answer_file = gr.File(label="Answer file · ملف الإجابة", elem_id="answer-file")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources · المصادر")
                     sources = gr.HTML(elem_id="sources")
             for trigger in (send.click, question.submit):
                 trigger(
-                    handlers.ask, [question, chat, language], [chat, sources, answer_file, question], api_name="ask"
+                    handlers.ask, [question, chat, language], [chat, sources, last_answer, question], api_name="ask"
                 )
+            download.click(handlers.download_answer, last_answer, answer_file, api_name="download_answer")
         with gr.Tab("Brief · مذكرة", elem_id="tab-brief", visible=False) as brief_tab:
             with gr.Row():
                 topic = gr.Textbox(label="Topic · الموضوع", scale=3, elem_id="topic")

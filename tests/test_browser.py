@@ -131,6 +131,8 @@ def test_admin_uploads_asks_in_arabic_and_sees_the_cited_source(server, browser,
     page.get_by_role("button", name="2. Write the note · اكتب المذكرة").click()
     page.wait_for_function("document.querySelector('#note textarea').value.includes('## ')", timeout=120_000)
     assert "45 خبيراً" in page.locator("#note textarea").input_value()
+    expect(page.locator("#preview")).to_contain_text("45 خبيراً")
+    page.wait_for_timeout(1000)  # the preview's fade-in, for the screenshot
     page.screenshot(path=str(shots / "brief.png"))
 
     page.get_by_role("tab", name="Status · الحالة").click()

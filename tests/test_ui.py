@@ -116,7 +116,7 @@ def test_ask_streams_then_shows_a_checked_answer_with_its_sources(app, model):
     model.enqueue(kuwait_reply(app))
     updates = list(app.ask("كم دولة شاركت في اجتماع الكويت؟", [], "auto · تلقائي", as_user("mona")))
     assert len(updates) > 2  # streamed
-    history, sources, download, cleared = updates[-1]
+    history, sources, last_answer, cleared = updates[-1]
     assert cleared == ""
     question, answer = history
     assert "dir='rtl'" in question["content"]
@@ -126,9 +126,13 @@ def test_ask_streams_then_shows_a_checked_answer_with_its_sources(app, model):
     assert "<mark>" in sources
     assert "ثماني وعشرين دولة" in sources
     assert "kuwait.txt" in sources
-    assert "ثماني وعشرون دولة" in Path(download).read_text(encoding="utf-8")
+    download = Path(app.download_answer(last_answer, as_user("mona")))
+    assert "ثماني وعشرون دولة" in download.read_text(encoding="utf-8")
+    assert "«عقدت مجموعة العمل" in download.read_text(encoding="utf-8")
     entry = app.audit.entries()[-1]
     assert entry["action"] == "ask"
+    with pytest.raises(gr.Error, match="Ask a question first"):
+        app.download_answer(None, as_user("mona"))
     assert entry["user"] == "mona"
     assert entry["passages"]
     assert entry["citations"][0]["doc_id"]
@@ -284,3 +288,16 @@ def test_the_sample_collection_is_indexed_once_on_first_start(settings, tmp_path
     assert "وعاد نحو ثلاثين ألف طفل إلى المدارس في شرق الموصل." in pdf.text
     assert "25 percent" in pdf.text
     assert index_sample_if_empty(assistant, tmp_path / "sample") is None
+
+
+def test_index_changes_from_the_shell_are_audited_too(corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASSISTANT_EMBEDDER", "fake")
+    runner = CliRunner()
+    assert runner.invoke(main, ["index", "add", str(corpus)]).exit_code == 0
+    assert runner.invoke(main, ["index", "add", str(corpus)]).exit_code == 0  # nothing changed: no entry
+    assert runner.invoke(main, ["index", "remove", str(corpus / "kuwait.txt")]).exit_code == 0
+    entries = AuditLog(tmp_path / "data/audit.jsonl").entries()
+    assert [e["action"] for e in entries] == ["index_add", "index_remove"]
+    assert entries[0]["user"].startswith("cli:")
+    assert len(entries[0]["added"]) == 3
