@@ -137,13 +137,14 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
     lines += [f"## {words['conflicts_gaps']}", ""]
     lines += [f"- {_conflict(c, references, words)}" for c in note.conflicts] or [f"- {words['no_conflicts']}"]
     lines += [f"- {words['not_said'].format(point=gap)}" for gap in note.gaps]
+    comma = "، " if note.language == "ar" else ", "
     lines += ["", f"## {words['references']}", ""]
     for number, citation in references.cited.values():
         quote = " ".join(citation.quote.split())
-        lines.append(f"{number}. {citation.title}, {words['page']} {_pages(citation)}: «{quote}»")
+        lines.append(f"{number}. {citation.title}{comma}{words['page']} {_pages(citation)}: «{quote}»")
     lines += ["", f"## {words['sources']}", ""]
     for title, date, source, pages in _sources(references):
-        lines.append(f"- {title} ({date or words['undated']}), {source}, {words['page']} {pages}")
+        lines.append(f"- {title} ({date or words['undated']}){comma}{source}{comma}{words['page']} {pages}")
     count = len({c.doc_id for _, c in references.cited.values()})
     lines += ["", f"*{words['prepared'].format(date=note.created_at[:10], count=count)}*"]
     body = "\n".join(lines)

@@ -94,7 +94,7 @@ def test_arabic_note_is_written_part_by_part_with_conflicts_and_gaps(settings, t
     assert "لا تذكر الوثائق: ميزانية التحالف." in markdown
     assert "- **اجتماع مجموعة العمل**: استضافت الكويت اجتماع مجموعة العمل بمشاركة 28 دولة في الاجتماع [2]." in markdown
     # References are numbered across the note and quote the documents.
-    assert "1. مؤتمر الاتصالات, ص 1: «استضافت الكويت أمس" in markdown
+    assert "1. مؤتمر الاتصالات، ص 1: «استضافت الكويت أمس" in markdown
     assert "conference.txt" in markdown
     assert "working-group.txt" in markdown
 
