@@ -73,3 +73,13 @@ def corpus(tmp_path) -> Path:
     (folder / "football.md").write_text(FOOTBALL_AR, encoding="utf-8")
     (folder / "budget.txt").write_text(BUDGET_EN, encoding="utf-8")
     return folder
+
+
+def indexed_folder(settings: Settings, model, folder: Path, files: dict[str, str]) -> Assistant:
+    """An assistant with the given chat model over a new folder of these text files."""
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    assistant = Assistant(settings, chat_model=model)
+    assistant.ingest([folder])
+    return assistant

@@ -14,7 +14,7 @@ from assistant.llm import ScriptedChatModel
 from assistant.prompting import PromptError, load_template
 from assistant.service import Assistant
 from assistant.settings import PROMPTS_DIR
-from tests.conftest import BUDGET_EN, FOOTBALL_AR, KUWAIT_AR
+from tests.conftest import BUDGET_EN, FOOTBALL_AR, KUWAIT_AR, indexed_folder
 
 KUWAIT_14 = (
     "مؤتمر الاتصالات\n"
@@ -201,13 +201,8 @@ def test_an_empty_collection_says_so(settings, model):
 
 
 def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path, model):
-    folder = tmp_path / "kuwait"
-    folder.mkdir()
-    (folder / "conference.txt").write_text(KUWAIT_14, encoding="utf-8")
-    (folder / "working-group.txt").write_text(KUWAIT_28, encoding="utf-8")
-    (folder / "football.txt").write_text(FOOTBALL_AR, encoding="utf-8")
-    assistant = Assistant(settings, chat_model=model)
-    assistant.ingest([folder])
+    files = {"conference.txt": KUWAIT_14, "working-group.txt": KUWAIT_28, "football.txt": FOOTBALL_AR}
+    assistant = indexed_folder(settings, model, tmp_path / "kuwait", files)
     answer = ask_with(
         assistant,
         model,
@@ -227,12 +222,7 @@ def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path,
 
 
 def test_instructions_inside_documents_never_reach_the_model(settings, tmp_path, model):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
-    (folder / "budget.txt").write_text(BUDGET_EN, encoding="utf-8")
-    assistant = Assistant(settings, chat_model=model)
-    assistant.ingest([folder])
+    assistant = indexed_folder(settings, model, tmp_path / "docs", {"hostile.txt": HOSTILE, "budget.txt": BUDGET_EN})
     answer = assistant.ask("كم ارتفع الإنفاق على المدارس؟")
     prompt = model.history[-1][1].content
     assert "تجاهل التعليمات" not in prompt

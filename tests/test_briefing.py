@@ -9,6 +9,7 @@ from pydantic import Field
 from assistant.briefing import markdown_to_docx, to_markdown
 from assistant.llm import ScriptedChatModel
 from assistant.service import Assistant
+from tests.conftest import indexed_folder
 from tests.test_answering import KUWAIT_14, KUWAIT_28
 
 TOPIC = "اجتماعات الكويت لمواجهة دعاية داعش"
@@ -19,15 +20,12 @@ def model() -> ScriptedChatModel:
     return ScriptedChatModel(replies=[])
 
 
+KUWAIT_FILES = {"conference.txt": KUWAIT_14, "working-group.txt": KUWAIT_28}
+
+
 @pytest.fixture
 def kuwait(settings, tmp_path, model) -> Assistant:
-    folder = tmp_path / "kuwait"
-    folder.mkdir()
-    (folder / "conference.txt").write_text(KUWAIT_14, encoding="utf-8")
-    (folder / "working-group.txt").write_text(KUWAIT_28, encoding="utf-8")
-    assistant = Assistant(settings, chat_model=model)
-    assistant.ingest([folder])
-    return assistant
+    return indexed_folder(settings, model, tmp_path / "kuwait", KUWAIT_FILES)
 
 
 def cite(sentence: str):
@@ -65,12 +63,7 @@ def test_arabic_note_is_written_part_by_part_with_conflicts_and_gaps(settings, t
         lambda messages: "NO_ANSWER",  # key point 2: the documents are silent
         cite("وناقش المؤتمر الرسائل المضادة لتنظيم داعش على الإنترنت"),  # background
     ]
-    folder = tmp_path / "kuwait"
-    folder.mkdir()
-    (folder / "conference.txt").write_text(KUWAIT_14, encoding="utf-8")
-    (folder / "working-group.txt").write_text(KUWAIT_28, encoding="utf-8")
-    assistant = Assistant(settings, chat_model=model)
-    assistant.ingest([folder])
+    assistant = indexed_folder(settings, model, tmp_path / "kuwait", KUWAIT_FILES)
     steps = []
     note = assistant.brief(
         TOPIC, headings=["اجتماع مجموعة العمل", "ميزانية التحالف"], progress=lambda d, t, _: steps.append((d, t))

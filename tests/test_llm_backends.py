@@ -16,7 +16,7 @@ import pytest
 from assistant.answering import final_answer
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import BUDGET_EN, KUWAIT_AR, SHARED
+from tests.conftest import BUDGET_EN, KUWAIT_AR, SHARED, indexed_folder
 
 pytestmark = pytest.mark.model
 
@@ -148,13 +148,8 @@ def backend_settings(tmp_path, **llm) -> Settings:
 
 
 def ask_real(settings, tmp_path, question):
-    folder = tmp_path / "docs"
-    folder.mkdir(exist_ok=True)
-    (folder / "kuwait.txt").write_text(KUWAIT_AR, encoding="utf-8")
-    (folder / "budget.txt").write_text(BUDGET_EN, encoding="utf-8")
-    (folder / "hostile.txt").write_text(HOSTILE_AR, encoding="utf-8")
-    assistant = Assistant(settings)
-    assistant.ingest([folder])
+    files = {"kuwait.txt": KUWAIT_AR, "budget.txt": BUDGET_EN, "hostile.txt": HOSTILE_AR}
+    assistant = indexed_folder(settings, None, tmp_path / "docs", files)
     events = list(assistant.ask_stream(question))
     return assistant, events, final_answer(iter(events))
 
