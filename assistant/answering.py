@@ -11,7 +11,7 @@ the original Arabic behind an English answer and the other way round.
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -110,9 +110,9 @@ class _Evidence:
 
     passage: Passage
     spans: list[tuple[int, int]]
-    vectors: np.ndarray | None = None
-    tokens: list[set[str]] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
+    vectors: np.ndarray
+    tokens: list[set[str]]
+    languages: list[str]
 
 
 class Answerer:
@@ -153,7 +153,7 @@ class Answerer:
         shown = 0
         for chunk in self.model.stream(messages):
             reply += str(chunk.content)
-            if not NO_ANSWER.startswith(reply.strip()[: len(NO_ANSWER)]) or len(reply.strip()) > len(NO_ANSWER):
+            if not NO_ANSWER.startswith(reply.strip()):
                 yield reply[shown:]
                 shown = len(reply)
         # A note gathers conflicting figures across all its parts, so its parts leave them out.
@@ -179,7 +179,7 @@ class Answerer:
         if not any(s.verdict == "supported" for s in sentences):
             # Kept, though not shown as an answer: they say why nothing could be said.
             return self._declined(question, language, passages, words["declined"], warnings, sentences)
-        conflicts = self.conflicts(question, passages, evidence) if with_conflicts else []
+        conflicts = self.conflicts(question, passages) if with_conflicts else []
         text = "\n".join(kept)
         unstated = [c for c in conflicts if not all(f.value in text for f in c.figures)]
         if unstated:
@@ -285,7 +285,6 @@ class Answerer:
         The similarity of a sentence in the other language is raised by the cross-lingual
         discount, so that one threshold serves both.
         """
-        assert evidence.vectors is not None
         discount = self.settings.cross_lingual_discount
         similarities = evidence.vectors @ query + np.array(
             [discount * (lang != language) for lang in evidence.languages]
@@ -324,15 +323,12 @@ class Answerer:
 
     # -- conflicting figures ------------------------------------------------------------------
 
-    def conflicts(
-        self, question: str, passages: list[Passage], evidence: dict[int, _Evidence] | None = None
-    ) -> list[Conflict]:
+    def conflicts(self, question: str, passages: list[Passage]) -> list[Conflict]:
         """Different figures for the same counted thing, stated in different documents.
 
         Only sentences on the question's subject count: they share a content word with it
         besides the counted thing, or (across languages) are close to it in meaning.
         """
-        evidence = evidence if evidence is not None else {}
         question_tokens = set(tokenize(question))
         query = self.embedder.embed_query(question)
         by_unit: dict[str, dict[str, Figure]] = {}
@@ -347,7 +343,7 @@ class Answerer:
                     if not unit_tokens:
                         continue
                     unit = unit_tokens[0]
-                    if not self._on_subject(sentence, question_tokens - {unit}, query, passage, evidence):
+                    if not self._on_subject(sentence, question_tokens - {unit}, query):
                         continue
                     value = _plain_number(match.group(1))
                     citation = self.citation_for(
@@ -368,9 +364,7 @@ class Answerer:
                 conflicts.append(Conflict(unit=unit, figures=list(figures.values())))
         return conflicts
 
-    def _on_subject(
-        self, sentence: str, subject: set[str], query: np.ndarray, passage: Passage, evidence: dict[int, _Evidence]
-    ) -> bool:
+    def _on_subject(self, sentence: str, subject: set[str], query: np.ndarray) -> bool:
         if subject & set(tokenize(sentence)):
             return True
         if detect_language(sentence) == detect_language(" ".join(subject)):

@@ -6,6 +6,7 @@ is for convenience, not security, since any event can be called through the API.
 """
 
 import html
+import json
 import re
 import shutil
 import tempfile
@@ -304,7 +305,7 @@ class Handlers:
             f"**Index** `{settings.index_dir}`",
         ]
         if manifest:
-            lines.append("```json\n" + _json(manifest) + "\n```")
+            lines.append("```json\n" + json.dumps(manifest, ensure_ascii=False, indent=2) + "\n```")
         else:
             lines.append("The index is empty. / الفهرس فارغ.")
         return "\n\n".join(lines)
@@ -380,10 +381,6 @@ def _unique_path(folder: Path, name: str, content: Path) -> Path:
     return candidate
 
 
-def _json(data: Any) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> gr.Blocks:
