@@ -35,6 +35,7 @@ _NUMBER = re.compile(
 _SCALES = {"ألف": 10**3, "آلاف": 10**3, "الف": 10**3, "thousand": 10**3, "مليون": 10**6, "ملايين": 10**6,
            "million": 10**6, "مليار": 10**9, "billion": 10**9}  # fmt: skip
 _PUNCTUATION = "،,.;؛:!?؟»«\"'()[]"
+_LIST_NUMBER = re.compile(rf"[{_DIGITS}]+[.)]")
 _LIST_PREFIX = re.compile(rf"^\s*(?:[-*•]|[{_DIGITS}]+[.)])\s+")
 # The counted thing follows its number within two words: "14 دولة", "28 countries".
 _FIGURE = re.compile(rf"(?<![{_DIGITS}.,])([{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*)\s+((?:\S+\s+)?\S+)")
@@ -383,19 +384,22 @@ class Answerer:
 
 
 def _sentences_with_markers(reply: str) -> list[str]:
-    """The reply's sentences, a marker written after the full stop kept with its sentence."""
+    """The reply's sentences; a marker written after the full stop stays with its sentence,
+    and a list number ("2.") with the item it numbers."""
     sentences: list[str] = []
+    number = ""
     for start, end in split_sentences(reply):
         text = reply[start:end]
-        if sentences and not MARKER.sub("", text).strip(" .،,"):
+        if _LIST_NUMBER.fullmatch(text.strip()):
+            number = text.strip() + " "
+        elif sentences and not number and not MARKER.sub("", text).strip(" .،,"):
             sentences[-1] += " " + text
-        elif sentences and MARKER.match(text):
-            marker = MARKER.match(text)
-            assert marker is not None
+        elif sentences and not number and (marker := MARKER.match(text)):
             sentences[-1] += " " + marker.group(0)
             sentences.append(text[marker.end() :].strip())
         else:
-            sentences.append(text)
+            sentences.append(number + text)
+            number = ""
     return [s for s in sentences if s.strip() and s.strip() != NO_ANSWER]
 
 

@@ -381,8 +381,6 @@ def _unique_path(folder: Path, name: str, content: Path) -> Path:
     return candidate
 
 
-
-
 def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> gr.Blocks:
     handlers = Handlers(assistant, users, audit)
     with gr.Blocks(title="Briefing assistant · المساعد") as ui:

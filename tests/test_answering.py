@@ -317,3 +317,18 @@ def test_numbers_are_compared_as_values_across_scripts_and_scale_words(settings,
     (sentence,) = answerer.check("q", "ar", number_passages([hit]), claim).sentences or [None]
     missing_number = sentence is not None and "do not state" in (sentence.reason or "")
     assert missing_number is not supported
+
+
+def test_list_numbers_and_trailing_markers_stay_with_their_sentences(indexed, model):
+    answer = ask_with(
+        indexed,
+        model,
+        "كم دولة شاركت في اجتماع الكويت؟",
+        lambda a: (
+            "تقول الوثائق:\n1. عقدت مجموعة العمل اجتماعها في الكويت. "
+            f"[{passage_number(a, 'الكويت')}]\n2. وناقش المشاركون سبل مواجهة الدعاية الإلكترونية."
+        ),
+    )
+    assert [s.verdict for s in answer.sentences] == ["structure", "supported", "uncited"]
+    assert answer.sentences[1].text.startswith("1. عقدت")
+    assert answer.sentences[2].text.startswith("2. وناقش")
