@@ -9,7 +9,7 @@
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
@@ -93,24 +93,14 @@ _QUESTION = re.compile(r"<question>(.*?)</question>", re.DOTALL)
 _TOPIC = re.compile(r"<topic>(.*?)</topic>", re.DOTALL)
 
 
-class ExtractiveChatModel(BaseChatModel):
-    """Answers from the prompt's own passages by quoting their most relevant sentences.
+class _WholeReplyChatModel(BaseChatModel):
+    """A chat model that composes its whole reply at once, then streams it in pieces."""
 
-    It reads the <passages>, <question> and <topic> blocks that prompts/ templates carry. For
-    a question it quotes up to three sentences whose meaning is closest to it (and declines
-    when none comes close); for a topic (a briefing outline) it lists the passages' titles.
-    """
+    # What one streamed piece is: a line, a word, ...
+    _piece: ClassVar[re.Pattern[str]]
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    embedder: Any
-    settings: Settings
-    most_sentences: int = 3
-    # Sentences within this similarity of the best one are quoted too.
-    spread: float = 0.03
-
-    @property
-    def _llm_type(self) -> str:
-        return "extractive"
+    def _reply(self, messages: list[BaseMessage]) -> str:
+        raise NotImplementedError
 
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **_: Any
@@ -120,8 +110,29 @@ class ExtractiveChatModel(BaseChatModel):
     def _stream(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **_: Any
     ) -> Iterator[ChatGenerationChunk]:
-        for line in self._reply(messages).splitlines(keepends=True):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=line))
+        for piece in self._piece.findall(self._reply(messages)):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+
+class ExtractiveChatModel(_WholeReplyChatModel):
+    """Answers from the prompt's own passages by quoting their most relevant sentences.
+
+    It reads the <passages>, <question> and <topic> blocks that prompts/ templates carry. For
+    a question it quotes up to three sentences whose meaning is closest to it (and declines
+    when none comes close); for a topic (a briefing outline) it lists the passages' titles.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _piece = re.compile(r"[^\n]*\n|[^\n]+")
+    embedder: Any
+    settings: Settings
+    most_sentences: int = 3
+    # Sentences within this similarity of the best one are quoted too.
+    spread: float = 0.03
+
+    @property
+    def _llm_type(self) -> str:
+        return "extractive"
 
     def _reply(self, messages: list[BaseMessage]) -> str:
         prompt = str(messages[-1].content)
@@ -183,9 +194,10 @@ def _quotable(sentence: str) -> bool:
     return len(sentence.split()) >= 5 and sentence != "[…]" and len(sentence) <= 600
 
 
-class ScriptedChatModel(BaseChatModel):
+class ScriptedChatModel(_WholeReplyChatModel):
     """Replies from a queue, NO_ANSWER when it is empty; remembers every prompt it was sent."""
 
+    _piece = re.compile(r"\S+\s*")
     replies: list[str]
     history: list[list[BaseMessage]] = Field(default_factory=list)
 
@@ -196,17 +208,6 @@ class ScriptedChatModel(BaseChatModel):
     def enqueue(self, *replies: str) -> None:
         self.replies.extend(replies)
 
-    def _next(self, messages: list[BaseMessage]) -> str:
+    def _reply(self, messages: list[BaseMessage]) -> str:
         self.history.append(messages)
         return self.replies.pop(0) if self.replies else NO_ANSWER
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **_: Any
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._next(messages)))])
-
-    def _stream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **_: Any
-    ) -> Iterator[ChatGenerationChunk]:
-        for word in re.findall(r"\S+\s*", self._next(messages)):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word))

@@ -44,7 +44,7 @@ class ReplyingModel(ScriptedChatModel):
 
     writers: list = Field(default_factory=list)
 
-    def _next(self, messages):
+    def _reply(self, messages):
         self.history.append(messages)
         return self.writers.pop(0)(messages) if self.writers else "NO_ANSWER"
 
