@@ -227,17 +227,17 @@ class Handlers:
                     notes = "; ".join(w.split(": ", 1)[1] for w in result.warnings if w.startswith(stored + ":"))
                     rows.append([original, outcomes.get(stored, "unchanged"), notes])
         self.audit.record(user, "index_add", files=[{"file": r[0], "result": r[1], "detail": r[2]} for r in rows])
-        return rows, self._document_rows(), self._statistics()
+        return rows, *self._admin_tables()
 
     def documents(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
         self.require(request, "admin")
-        return self._document_rows(), self._statistics()
+        return self._admin_tables()
 
     def admin_view(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
         """The documents and statistics on opening the app: filled for admins, empty for the rest."""
         if "admin" not in PERMISSIONS.get(self.role(request)[1] or "", frozenset()):
             return [], {}
-        return self._document_rows(), self._statistics()
+        return self._admin_tables()
 
     def remove(self, doc_id: str, request: gr.Request) -> tuple[str, list[list[Any]], dict[str, Any]]:
         user = self.require(request, "admin")
@@ -246,7 +246,7 @@ class Handlers:
         except AssistantError as error:
             raise gr.Error(str(error)) from None
         self.audit.record(user, "index_remove", doc_id=doc_id.strip(), source=source)
-        return f"Removed {source}", self._document_rows(), self._statistics()
+        return f"Removed {source}", *self._admin_tables()
 
     def golden_check(self, request: gr.Request) -> str:
         user = self.require(request, "admin")
@@ -259,10 +259,12 @@ class Handlers:
         recall = f"{result.recall_at_5_after:.3f}"
         return f"Golden questions: {result.questions}, recall@5 **{recall}** ({result.evaluated_at}){worse}"
 
-    def _document_rows(self) -> list[list[Any]]:
+    def _admin_tables(self) -> tuple[list[list[Any]], dict[str, Any]]:
+        """The documents table and the index statistics, from one read of the index."""
         if not self.assistant.store.exists():
-            return []
-        return [
+            return [], {"documents": 0}
+        info = self.assistant.info()
+        rows = [
             [
                 d["doc_id"],
                 d["title"],
@@ -275,15 +277,10 @@ class Handlers:
                 d["quality"],
                 "; ".join(d["page_notes"]),
             ]
-            for d in self.assistant.info()["documents"]
+            for d in info["documents"]
         ]
-
-    def _statistics(self) -> dict[str, Any]:
-        if not self.assistant.store.exists():
-            return {"documents": 0}
-        info = self.assistant.info()
         manifest = info["manifest"]
-        return {
+        statistics = {
             "documents": manifest["documents"],
             "chunks": manifest["chunks"],
             "built_at": manifest["built_at"],
@@ -291,6 +288,7 @@ class Handlers:
             "last_failures": manifest["last_failures"],
             "last_golden_check": info["last_evaluation"],
         }
+        return rows, statistics
 
     # -- Status -----------------------------------------------------------------------------
 
