@@ -21,7 +21,17 @@ from assistant.embeddings import Embedder
 from assistant.prompting import phrases, render
 from assistant.settings import Settings
 from assistant.textnorm import detect_language, normalize, tokenize
-from assistant.types import Answer, AnswerSentence, Citation, Conflict, Figure, Hit, Passage, SourceDocument
+from assistant.types import (
+    Answer,
+    AnswerSentence,
+    Citation,
+    Conflict,
+    Figure,
+    Hit,
+    Passage,
+    SourceDocument,
+    page_span,
+)
 
 # What a model writes when the passages do not answer; the prompts ask for it verbatim.
 NO_ANSWER = "NO_ANSWER"
@@ -93,7 +103,7 @@ def format_passages(passages: list[Passage]) -> str:
         text = hit.text
         for sentence in passage.withheld:
             text = text.replace(sentence, "[…]")
-        pages = f"{hit.page_start}" + (f"-{hit.page_end}" if hit.page_end != hit.page_start else "")
+        pages = page_span(hit.page_start, hit.page_end)
         blocks.append(
             f'<passage id="{passage.n}" title="{_inert(hit.title)}" pages="{pages}">\n{_inert(text)}\n</passage>'
         )

@@ -29,7 +29,7 @@ from assistant.answering import (
 )
 from assistant.prompting import phrases, render
 from assistant.textnorm import detect_language
-from assistant.types import Answer, AnswerSentence, BriefingNote, BriefSection, Citation, Conflict, Hit
+from assistant.types import Answer, AnswerSentence, BriefingNote, BriefSection, Citation, Conflict, Hit, page_span
 
 Search = Callable[[str, int], list[Hit]]
 # Called with (step done, steps in all, what is being written).
@@ -141,7 +141,8 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
     lines += ["", f"## {words['references']}", ""]
     for number, citation in references.cited.values():
         quote = " ".join(citation.quote.split())
-        lines.append(f"{number}. {citation.title}{comma}{words['page']} {_pages(citation)}: «{quote}»")
+        pages = page_span(citation.page_start, citation.page_end, "–")
+        lines.append(f"{number}. {citation.title}{comma}{words['page']} {pages}: «{quote}»")
     lines += ["", f"## {words['sources']}", ""]
     for title, date, source, pages in _sources(references):
         lines.append(f"- {title} ({date or words['undated']}){comma}{source}{comma}{words['page']} {pages}")
@@ -168,10 +169,6 @@ def _conflict(conflict: Conflict, references: _References, words: dict[str, str]
     separator = "؛ " if detect_language(words["conflicts"]) == "ar" else "; "
     figures = separator.join(with_markers(f.value, references.numbers([f.citation])) for f in conflict.figures)
     return f"{words['conflicts']} {figures}"
-
-
-def _pages(citation: Citation) -> str:
-    return str(citation.page_start) + (f"–{citation.page_end}" if citation.page_end != citation.page_start else "")
 
 
 def _sources(references: _References) -> list[tuple[str, str | None, str, str]]:

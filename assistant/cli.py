@@ -15,7 +15,7 @@ from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.types import Answer
+from assistant.types import Answer, page_span
 from assistant.users import ROLES, UserStore
 
 
@@ -176,7 +176,7 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
     if not hits:
         click.echo("No passages found.")
     for rank, hit in enumerate(hits, 1):
-        pages = f"p{hit.page_start}" + (f"-{hit.page_end}" if hit.page_end != hit.page_start else "")
+        pages = "p" + page_span(hit.page_start, hit.page_end)
         click.echo(
             f"{rank}. {hit.title[:70]} ({hit.source}, {pages}) "
             f"score {hit.score:.4f} dense#{hit.dense_rank} keyword#{hit.keyword_rank}"
@@ -228,9 +228,7 @@ def _echo_checked(answer: Answer) -> None:
         label = "" if sentence.verdict in ("supported", "structure") else f"  [{sentence.verdict}: {sentence.reason}]"
         click.echo(sentence.text + label)
     for citation in answer.citations:
-        pages = f"p{citation.page_start}" + (
-            f"-{citation.page_end}" if citation.page_end != citation.page_start else ""
-        )
+        pages = "p" + page_span(citation.page_start, citation.page_end)
         click.echo(
             f"[{citation.n}] {citation.title[:60]} ({citation.source}, {pages}): «{' '.join(citation.quote.split())}»"
         )

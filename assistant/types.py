@@ -5,6 +5,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+def page_span(first: int, last: int, dash: str = "-") -> str:
+    """Pages as people write them: "3", or "3-4" when a passage runs over."""
+    return f"{first}{dash}{last}" if last != first else str(first)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
