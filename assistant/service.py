@@ -5,6 +5,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.index import IndexStore, Snapshot
+from assistant.index.snapshot import source_path
 from assistant.llm import build_chat_model, describe
 from assistant.loaders import LOADERS, Extracted, ExtractedPage, check, load, to_source_document
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
@@ -36,32 +38,48 @@ class Assistant:
         self.settings = settings
         self.embedder = embedder or build_embedder(settings)
         self.store = IndexStore(settings.index_dir)
-        self._cached: tuple[str, Snapshot] | None = None
+        self._cached: Snapshot | None = None
         self._chat_model = chat_model
 
     @property
-    def answerer(self) -> Answerer:
-        """The configured chat model with the citation checks; the model is built on first use."""
+    def chat_model(self) -> BaseChatModel:
+        """The configured chat model, built on first use."""
         if self._chat_model is None:
             self._chat_model = build_chat_model(self.settings, self.embedder)
-        return Answerer(self.settings, self.embedder, self._chat_model, self.settings.llm, self._documents)
+        return self._chat_model
 
-    def _documents(self) -> dict[str, SourceDocument]:
-        return self.snapshot().documents if self.store.exists() else {}
+    def _answerer(self, snapshot: Snapshot | None) -> Answerer:
+        """The chat model with the citation checks, quoting documents from the same snapshot."""
+        documents = snapshot.documents if snapshot else {}
+        return Answerer(self.settings, self.embedder, self.chat_model, self.settings.llm, lambda: documents)
 
     # -- answering ------------------------------------------------------------------------
 
     def ask_stream(self, question: str, language: str | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text as the model writes it, then the checked Answer."""
+        """Yield the answer's text as the model writes it, then the checked Answer.
+
+        One generation of the index serves the whole answer, even if a writer switches meanwhile.
+        """
         language = answer_language(question, language)
-        hits = self._search_if_any(question, self.settings.answer_passages)
-        yield from self.answerer.stream(question, language, hits)
+        snapshot = self._live_snapshot()
+        hits = self._passages(snapshot, question, self.settings.answer_passages)
+        for event in self._answerer(snapshot).stream(question, language, hits):
+            if isinstance(event, Answer):
+                event = event.model_copy(update={"generation": snapshot.generation if snapshot else None})
+            yield event
 
     def ask(self, question: str, language: str | None = None) -> Answer:
         return final_answer(self.ask_stream(question, language))
 
     def outline(self, topic: str, language: str | None = None, points: int = 5) -> list[str]:
-        return briefing.outline(self.answerer, self._search_if_any, topic, answer_language(topic, language), points)
+        snapshot = self._live_snapshot()
+        return briefing.outline(
+            self._answerer(snapshot),
+            lambda query, k: self._passages(snapshot, query, k),
+            topic,
+            answer_language(topic, language),
+            points,
+        )
 
     def brief(
         self,
@@ -75,12 +93,20 @@ class Assistant:
         language = answer_language(topic, language)
         if headings is None:
             headings = self.outline(topic, language, points)
-        return briefing.write_note(self.answerer, self._search_if_any, topic, language, headings, progress)
+        snapshot = self._live_snapshot()
+        return briefing.write_note(
+            self._answerer(snapshot),
+            lambda query, k: self._passages(snapshot, query, k),
+            topic,
+            language,
+            headings,
+            progress,
+        )
 
     def llm_check(self) -> dict[str, Any]:
         """Send the configured model a short request; say what answered and how fast."""
         started = time.perf_counter()
-        reply = self.answerer.model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.")
+        reply = self.chat_model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.")
         return {
             "llm": self.settings.llm,
             "description": describe(self.settings),
@@ -88,22 +114,27 @@ class Assistant:
             "seconds": round(time.perf_counter() - started, 2),
         }
 
-    def _search_if_any(self, query: str, k: int) -> list[Hit]:
+    def _passages(self, snapshot: Snapshot | None, query: str, k: int) -> list[Hit]:
         """Passages for the model: k of them, from as many documents as the settings ask."""
-        if not self.store.exists():
+        if snapshot is None:
             return []
-        return diversify(self.search(query, 3 * k), k, self.settings.passages_per_document)
+        hits = hybrid_search(snapshot, self.embedder, self.settings, query, 3 * k)
+        return diversify(hits, k, self.settings.passages_per_document)
 
     # -- reading ------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         """The live index, reloaded only when a writer has switched generations."""
         live = self.store.live_generation()
-        if self._cached is None or self._cached[0] != live:
+        if self._cached is None or self._cached.generation != live:
             snapshot = self.store.load()
             self._check_compatible(snapshot, writing=False)
-            self._cached = (self.store.live_generation() or "", snapshot)
-        return self._cached[1]
+            self._cached = snapshot
+        return self._cached
+
+    def _live_snapshot(self) -> Snapshot | None:
+        """The live index, or None when there is none yet."""
+        return self.snapshot() if self.store.exists() else None
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k)
@@ -132,7 +163,7 @@ class Assistant:
         evaluation = self.last_evaluation()
         return {
             "index_dir": str(self.store.directory),
-            "generation": self.store.live_generation(),
+            "generation": snapshot.generation,
             "manifest": snapshot.manifest.model_dump(),
             "documents": documents,
             "golden_questions": self.store.golden_path.exists(),
@@ -142,30 +173,35 @@ class Assistant:
     # -- writing ------------------------------------------------------------------------
 
     def ingest(
-        self, paths: Iterable[str | Path], prune: bool = False, progress: Progress | None = None, gate: bool = False
+        self,
+        paths: Iterable[str | Path],
+        prune: bool = False,
+        progress: Progress | None = None,
+        gate: bool = False,
+        actor: str | None = None,
     ) -> IngestReport:
-        """Add, update or skip each file under paths; one atomic switch at the end.
+        """Add, update, move or skip each file under paths; one atomic switch at the end.
 
-        With gate, the golden questions stored with the index are asked of the new index
-        first, and the switch is refused if their recall@5 drops by more than gate_margin.
+        A document is its content: a file whose content is already indexed under a path that
+        no longer exists has moved, and one whose content is indexed at another path that
+        still exists is a copy; neither is indexed again. With prune, documents none of whose
+        paths exist any more are removed. With gate, the golden questions stored with the
+        index are asked of the new index first, and the switch is refused if their recall@5
+        drops by more than gate_margin.
         """
         if gate:
             self._golden_questions()  # before any work: say at once that there are none
         report = IngestReport()
         files = _expand(paths, report)
-        with self.store.writing():
+        with self._writing(actor):
             snapshot = self._writable_snapshot()
-            by_source = {os.path.normpath(d.source): d for d in snapshot.documents.values()}
+            batch = _Batch(snapshot)
             for done, path in enumerate(files, 1):
-                self._ingest_file(snapshot, path, by_source, report)
+                self._ingest_file(batch, path, report)
                 if progress:
                     progress(done, len(files), str(path))
-            if prune:
-                for source, document in sorted(by_source.items()):
-                    if not os.path.exists(source) and document.doc_id in snapshot.documents:
-                        snapshot.remove(document.doc_id)
-                        report.removed.append(document.source)
-            if report.changed or report.failed != snapshot.manifest.last_failures:
+            batch.settle(report, prune)
+            if snapshot.modified or report.failed != snapshot.manifest.last_failures:
                 snapshot.record_failures(report.failed)
                 if gate:
                     report.gate = self._gate(snapshot)
@@ -226,9 +262,9 @@ class Assistant:
         self.store.write_beside(self.store.evaluation_path, result.model_dump_json(indent=2))
         return result
 
-    def remove(self, key: str) -> str:
-        """Remove one document by id or source path; returns its source."""
-        with self.store.writing():
+    def remove(self, key: str, actor: str | None = None) -> str:
+        """Remove one document by id or one of its paths; returns its source."""
+        with self._writing(actor):
             snapshot = self._writable_snapshot()
             document = snapshot.find_document(key)
             if document is None:
@@ -237,8 +273,8 @@ class Assistant:
             self.store.commit(snapshot)
         return document.source
 
-    def _ingest_file(self, snapshot: Snapshot, path: Path, by_source: dict, report: IngestReport) -> None:
-        source = os.path.normpath(str(path))
+    def _ingest_file(self, batch: "_Batch", path: Path, report: IngestReport) -> None:
+        source = source_path(path)
         max_bytes = int(self.settings.max_file_mb * 2**20)
         try:
             check(path, max_bytes)  # before hashing: a refused file is never read whole
@@ -247,25 +283,17 @@ class Assistant:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
             return
         doc_id = content_hash[:16]
-        previous = by_source.get(source)
-        if previous is not None and previous.doc_id == doc_id:
-            report.unchanged.append(source)
-            return
-        if doc_id in snapshot.documents:
-            report.unchanged.append(source)
-            report.warnings.append(f"{source}: same content as {snapshot.documents[doc_id].source}; not indexed twice")
-            return
-        try:
-            extracted = load(path, max_bytes)
-        except UnreadableFileError as error:
-            report.failed.append(FileFailure(source=source, reason=_reason(error)))
-            return  # an older version of the file, if any, stays indexed
-        except Exception as error:  # a loader bug must not cost the rest of the batch
-            report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
-            return
-        document = to_source_document(extracted, source, content_hash, _now())
-        self._put(snapshot, document, previous, report)
-        by_source[source] = document
+        if batch.snapshot.documents.get(doc_id) is None:
+            try:
+                extracted = load(path, max_bytes)
+            except UnreadableFileError as error:
+                report.failed.append(FileFailure(source=source, reason=_reason(error)))
+                return  # an older version of the file, if any, stays indexed
+            except Exception as error:  # a loader bug must not cost the rest of the batch
+                report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
+                return
+            self._put(batch.snapshot, to_source_document(extracted, source, content_hash, _now()), report)
+        batch.found(source, doc_id)
 
     def add_texts(self, items: Iterable[tuple[str, str, str]], progress: Progress | None = None) -> IngestReport:
         """Index texts that are not files, as (source name, title, text); e.g. evaluation passages.
@@ -274,7 +302,7 @@ class Assistant:
         """
         report = IngestReport()
         items = list(items)
-        with self.store.writing():
+        with self._writing():
             snapshot = self._writable_snapshot()
             for done, (source, title, text) in enumerate(items, 1):
                 content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -282,18 +310,16 @@ class Assistant:
                     report.unchanged.append(source)
                 else:
                     extracted = Extracted(format="txt", pages=[ExtractedPage(1, text)], title=title)
-                    self._put(snapshot, to_source_document(extracted, source, content_hash, _now()), None, report)
+                    self._put(snapshot, to_source_document(extracted, source, content_hash, _now()), report)
+                    report.added.append(source)
                 if progress:
                     progress(done, len(items), source)
             if report.changed:
                 self.store.commit(snapshot)
         return report
 
-    def _put(
-        self, snapshot: Snapshot, document: SourceDocument, previous: SourceDocument | None, report: IngestReport
-    ) -> None:
-        """Chunk, embed and add one document, replacing the previous version of its source."""
-        source = document.source
+    def _put(self, snapshot: Snapshot, document: SourceDocument, report: IngestReport) -> None:
+        """Chunk, embed and add one new document."""
         chunks = chunk_document(
             document.doc_id,
             document.text,
@@ -302,13 +328,12 @@ class Assistant:
             snapshot.manifest.chunk_overlap,
         )
         vectors = self.embedder.embed_documents([document.text[c.start : c.end] for c in chunks])
-        if previous is not None:
-            snapshot.remove(previous.doc_id)
-            report.updated.append(source)
-        else:
-            report.added.append(source)
         snapshot.add(document, chunks, vectors)
-        report.warnings.extend(f"{source}: page {p.number}: {p.note}" for p in document.pages if p.note)
+        report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
+
+    def _writing(self, actor: str | None = None) -> AbstractContextManager[None]:
+        """The write lock, waited for as long as the settings allow."""
+        return self.store.writing(self.settings.lock_timeout, actor)
 
     def _writable_snapshot(self) -> Snapshot:
         if not self.store.exists():
@@ -344,6 +369,73 @@ class Assistant:
             )
 
 
+class _Batch:
+    """The paths one ingest found, and what they change about where each document is."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.known = set(snapshot.documents)
+        self.before = {_stored(p): d.doc_id for d in snapshot.documents.values() for p in d.locations}
+        self.seen: dict[str, str] = {}  # path -> id of the content found there, in batch order
+
+    def found(self, path: str, doc_id: str) -> None:
+        self.seen[path] = doc_id
+
+    def settle(self, report: IngestReport, prune: bool) -> None:
+        """Give every document its locations now, remove those left with none, report each path."""
+        dropped: dict[str, list[str]] = {}
+        for document in list(self.snapshot.documents.values()):
+            before = [_stored(p) for p in document.locations]
+            here = [p for p, doc_id in self.seen.items() if doc_id == document.doc_id]
+            kept = [p for p in before if self._still_there(p, document.doc_id, prune or bool(here), report)]
+            locations = list(dict.fromkeys(kept + here))
+            dropped[document.doc_id] = [p for p in before if p not in locations]
+            if not locations:
+                self.snapshot.remove(document.doc_id)
+                if not any(p in self.seen for p in before):  # else its path now holds new content: updated
+                    report.removed.append(document.source)
+            elif locations != document.locations:
+                self.snapshot.relocate(document.doc_id, locations)
+                gone = [p for p in dropped[document.doc_id] if p not in self.seen and not here]
+                report.warnings.extend(f"{p}: gone; the same content stays indexed at {locations[0]}" for p in gone)
+        first_path: dict[str, str] = {}
+        for path, doc_id in self.seen.items():
+            previous = self.before.get(path)
+            if previous == doc_id:
+                report.unchanged.append(path)
+            elif previous is not None:
+                report.updated.append(path)
+            elif doc_id not in self.known and doc_id not in first_path:
+                report.added.append(path)
+            elif doc_id in self.known and dropped.get(doc_id):
+                report.moved.append(path)
+                report.warnings.append(f"{path}: moved from {', '.join(dropped.pop(doc_id))}")
+            else:
+                report.unchanged.append(path)
+                copy_of = first_path.get(doc_id) or self.snapshot.documents[doc_id].source
+                report.warnings.append(f"{path}: same content as {copy_of}; not indexed twice")
+            first_path.setdefault(doc_id, path)
+
+    def _still_there(self, path: str, doc_id: str, check_disk: bool, report: IngestReport) -> bool:
+        """Whether a document is still found at path: not overwritten in this batch, and not gone."""
+        if path in self.seen:
+            return self.seen[path] == doc_id
+        if not check_disk or os.path.exists(path):
+            return True
+        if not os.path.isabs(path):
+            report.warnings.append(
+                f"{path}: stored as a relative path by an earlier version, so whether it is gone cannot be "
+                "told from here; add it again from its folder, or remove it with `index remove`"
+            )
+            return True
+        return False
+
+
+def _stored(path: str) -> str:
+    """A location as stored now: a relative one from an earlier version is resolved if it exists here."""
+    return source_path(path) if not os.path.isabs(path) and os.path.exists(path) else path
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -360,12 +452,12 @@ def _expand(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
                     files.append(file)
                 else:
                     report.failed.append(
-                        FileFailure(source=os.path.normpath(file), reason=f"unsupported file type '{file.suffix}'")
+                        FileFailure(source=source_path(file), reason=f"unsupported file type '{file.suffix}'")
                     )
         elif path.is_file():
             files.append(path)
         else:
-            report.failed.append(FileFailure(source=str(path), reason="no such file or folder"))
+            report.failed.append(FileFailure(source=source_path(path), reason="no such file or folder"))
     return list(dict.fromkeys(files))
 
 

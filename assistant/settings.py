@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0, description="Characters of context repeated.")
 
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    lock_timeout: float = Field(
+        60.0, ge=0, description="Seconds a change to the index waits for another one to finish before giving up."
+    )
 
     rrf_k: int = Field(
         10, ge=1, description="Reciprocal rank fusion constant; 10 beat 30, 60 and 100 on XQuAD and ARCD."

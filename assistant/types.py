@@ -30,7 +30,8 @@ class SourceDocument(_Model):
 
     doc_id: str = Field(description="Stable id: the first 16 hex digits of content_hash.")
     content_hash: str = Field(description="SHA-256 of the file's bytes.")
-    source: str = Field(description="The file path as it was added.")
+    source: str = Field(description="Where the file is: its absolute, resolved path (or a name for added texts).")
+    also_at: list[str] = Field(default_factory=list, description="Other paths that hold the same content.")
     title: str
     date: str | None = Field(None, description="ISO date the document states, if any.")
     format: str = Field(description="pdf, docx, html, md or txt.")
@@ -38,6 +39,11 @@ class SourceDocument(_Model):
     text: str = Field(description="The text as indexed; chunk offsets point into it.")
     pages: list[PageInfo]
     added_at: str = Field(description="When it was indexed (ISO 8601, UTC).")
+
+    @property
+    def locations(self) -> list[str]:
+        """Every path the content is found at, the source first."""
+        return [self.source, *self.also_at]
 
 
 class Chunk(_Model):
@@ -115,6 +121,7 @@ class IngestReport(BaseModel):
 
     added: list[str] = Field(default_factory=list)
     updated: list[str] = Field(default_factory=list)
+    moved: list[str] = Field(default_factory=list, description="Files found at a new path: the new path.")
     unchanged: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     failed: list[FileFailure] = Field(default_factory=list)
@@ -123,7 +130,7 @@ class IngestReport(BaseModel):
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.moved or self.removed)
 
 
 class Passage(_Model):
@@ -193,6 +200,7 @@ class Answer(_Model):
     conflicts: list[Conflict] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     model: str = Field(description="Which backend wrote it.")
+    generation: str | None = Field(None, description="The index generation every passage was read from.")
 
     @property
     def citations(self) -> list[Citation]:

@@ -1,12 +1,16 @@
 """The index through the Assistant facade, with the fake embedder: incremental, atomic, safe."""
 
 import hashlib
+import os
+import shutil
 import threading
+import time
 
 import pytest
 
 from assistant.errors import IndexBusyError, IndexMismatchError, NotFoundError
 from assistant.index import IndexStore, Snapshot
+from assistant.llm import ScriptedChatModel
 from assistant.sample import write_pdf
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -83,11 +87,109 @@ def test_remove_by_id_and_by_path(assistant, corpus):
         assistant.remove("no-such-document")
 
 
-def test_same_content_under_two_names_is_indexed_once(assistant, corpus):
+def test_same_content_under_two_names_is_indexed_once_and_found_at_both(assistant, corpus):
     (corpus / "copy.txt").write_bytes((corpus / "kuwait.txt").read_bytes())
     report = assistant.ingest([corpus])
     assert len(report.added) == 3
-    assert any("same content" in w for w in report.warnings)
+    assert f"{corpus / 'kuwait.txt'}: same content as {corpus / 'copy.txt'}; not indexed twice" in report.warnings
+    kuwait = assistant.snapshot().find_document(str(corpus / "copy.txt"))
+    assert kuwait is not None
+    assert sources(kuwait.locations) == ["copy.txt", "kuwait.txt"]
+    (corpus / "kuwait.txt").unlink()  # the copy keeps the document through a prune
+    report = assistant.ingest([corpus], prune=True)
+    assert report.removed == []
+    assert assistant.snapshot().documents[kuwait.doc_id].locations == [str(corpus / "copy.txt")]
+
+
+def test_a_renamed_file_is_moved_not_lost_even_with_prune(assistant, corpus):
+    assistant.ingest([corpus])
+    kuwait = assistant.snapshot().find_document(str(corpus / "kuwait.txt"))
+    (corpus / "kuwait.txt").rename(corpus / "الكويت-2015.txt")
+    report = assistant.ingest([corpus], prune=True)
+    assert sources(report.moved) == ["الكويت-2015.txt"]
+    assert report.removed == []
+    assert report.added == []
+    assert any("moved from" in w and "kuwait.txt" in w for w in report.warnings)
+    document = assistant.snapshot().documents[kuwait.doc_id]  # same document, same chunks
+    assert document.locations == [str(corpus / "الكويت-2015.txt")]
+    assert assistant.search("اجتماع الكويت والاتصالات", k=1)[0].source.endswith("الكويت-2015.txt")
+
+
+def test_a_rename_then_a_separate_prune_keeps_the_document(assistant, corpus):
+    assistant.ingest([corpus])
+    (corpus / "budget.txt").rename(corpus / "budget-2026.txt")
+    assert sources(assistant.ingest([corpus]).moved) == ["budget-2026.txt"]  # no prune: moved all the same
+    report = assistant.ingest([corpus], prune=True)
+    assert report.removed == []
+    assert assistant.search("annual budget for hospitals", k=1)[0].source.endswith("budget-2026.txt")
+
+
+def test_a_file_moved_to_another_folder_is_moved(assistant, corpus, tmp_path):
+    assistant.ingest([corpus])
+    archive = tmp_path / "archive" / "2015"
+    archive.mkdir(parents=True)
+    shutil.move(corpus / "football.md", archive / "football.md")
+    report = assistant.ingest([corpus, tmp_path / "archive"], prune=True)
+    assert report.moved == [str(archive / "football.md")]
+    assert report.removed == []
+    assert assistant.snapshot().manifest.documents == 3
+
+
+def test_two_files_that_swap_contents_are_both_kept(assistant, corpus):
+    assistant.ingest([corpus])
+    kuwait, budget = (corpus / "kuwait.txt").read_bytes(), (corpus / "budget.txt").read_bytes()
+    (corpus / "kuwait.txt").write_bytes(budget)
+    (corpus / "budget.txt").write_bytes(kuwait)
+    report = assistant.ingest([corpus], prune=True)
+    assert sources(report.updated) == ["budget.txt", "kuwait.txt"]
+    assert report.removed == []
+    assert assistant.search("اجتماع الكويت والاتصالات", k=1)[0].source.endswith("budget.txt")
+    assert assistant.snapshot().manifest.documents == 3
+
+
+def test_prune_gives_the_same_result_from_any_working_directory(assistant, corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(corpus.parent)
+    assistant.ingest(["docs"])  # a relative path, as typed
+    assert all(os.path.isabs(d.source) for d in assistant.snapshot().documents.values())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = assistant.ingest([corpus], prune=True)
+    assert report.removed == []
+    assert not report.changed
+    assert sources(report.unchanged) == ["budget.txt", "football.md", "kuwait.txt"]
+    assert assistant.remove("../docs/kuwait.txt").endswith("kuwait.txt")  # paths resolve from here too
+
+
+def test_removing_or_pruning_the_last_document_leaves_an_empty_working_index(assistant, corpus, tmp_path):
+    assistant.ingest([corpus / "kuwait.txt", corpus / "budget.txt"])
+    assistant.remove(str(corpus / "kuwait.txt"))
+    (corpus / "budget.txt").unlink()
+    report = assistant.ingest([corpus / "football.md"], prune=True)
+    assert sources(report.removed) == ["budget.txt"]
+    assistant.remove(str(corpus / "football.md"))
+    assert assistant.snapshot().manifest.documents == 0
+    assert assistant.search("اجتماع الكويت", k=5) == []
+    assert not assistant.ask("كم دولة شاركت في اجتماع الكويت؟").answered
+    assert sources(assistant.ingest([corpus]).added) == ["football.md", "kuwait.txt"]  # and it grows again
+
+
+def test_an_answer_is_read_from_one_generation_while_a_writer_switches(settings, corpus):
+    model = ScriptedChatModel(replies=["عقدت مجموعة العمل اجتماعها في الكويت بمشاركة ثماني وعشرين دولة [1]."])
+    assistant = Assistant(settings, chat_model=model)
+    assistant.ingest([corpus])
+    first = assistant.store.live_generation()
+    events = assistant.ask_stream("كم دولة شاركت في اجتماع الكويت؟")
+    next(events)  # the answer has started from the first generation
+    (corpus / "kuwait.txt").write_text("اجتماع الكويت حضرته خمس عشرة دولة فقط هذه المرة.", encoding="utf-8")
+    Assistant(assistant.settings).ingest([corpus])
+    answer = [e for e in events if not isinstance(e, str)][-1]
+    assert assistant.store.live_generation() != first
+    assert answer.generation == first
+    assert answer.answered
+    assert "ثماني وعشرين" in answer.citations[0].quote
+    texts = {d.doc_id: d.text for d in IndexStore(assistant.settings.index_dir).load().documents.values()}
+    assert any(p.hit.doc_id not in texts for p in answer.passages)  # the old Kuwait text, no longer live
 
 
 def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(assistant, corpus, tmp_path):
@@ -144,26 +246,40 @@ def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monke
     assert not list((assistant.settings.index_dir / "generations").glob(".unfinished-*"))
 
 
-def test_one_writer_at_a_time_while_readers_keep_searching(assistant, corpus):
-    assistant.ingest([corpus])
+def hold_the_lock(assistant, actor, seconds):
+    """A thread that holds the write lock for some seconds; returns it once the lock is held."""
     holding = threading.Event()
-    release = threading.Event()
 
     def writer():
-        with assistant.store.writing():
+        with assistant.store.writing(actor=actor):
             holding.set()
-            release.wait(10)
+            time.sleep(seconds)
 
     thread = threading.Thread(target=writer)
     thread.start()
-    holding.wait(5)
+    assert holding.wait(5)
+    return thread
+
+
+def test_a_writer_gives_up_after_the_timeout_and_says_who_holds_the_lock(assistant, corpus, settings):
+    assistant.ingest([corpus])
+    thread = hold_the_lock(assistant, "admin huda (upload)", 3)
     try:
-        with pytest.raises(IndexBusyError, match="another process"):
-            Assistant(assistant.settings).ingest([corpus])
-        assert Assistant(assistant.settings).search("كأس تونس", k=1)[0].source.endswith("football.md")
+        impatient = Assistant(settings.model_copy(update={"lock_timeout": 0.5}))
+        with pytest.raises(IndexBusyError, match=r"admin huda \(upload\), pid \d+ .*waited 0.5 s"):
+            impatient.ingest([corpus])
+        assert Assistant(settings).search("كأس تونس", k=1)[0].source.endswith("football.md")  # readers never wait
     finally:
-        release.set()
         thread.join()
+
+
+def test_a_writer_waits_for_the_lock_and_then_does_its_work(assistant, corpus, settings):
+    assistant.ingest([corpus])
+    thread = hold_the_lock(assistant, "another admin", 1)
+    (corpus / "new.txt").write_text("ملاحظة جديدة عن اجتماع الدوحة", encoding="utf-8")
+    report = Assistant(settings.model_copy(update={"lock_timeout": 10})).ingest([corpus])
+    thread.join()
+    assert sources(report.added) == ["new.txt"]
 
 
 def test_index_built_with_another_embedder_is_refused_with_a_fix(assistant, corpus, settings):

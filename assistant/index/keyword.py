@@ -21,15 +21,18 @@ class KeywordIndex:
         self._bm25: bm25s.BM25 | None = None
 
     def _index(self) -> bm25s.BM25:
+        """BM25 over the rows, built on first use; only called with rows (bm25s fails on none)."""
         if self._bm25 is None:
             self._bm25 = bm25s.BM25()
-            self._bm25.index(self.rows or [[]], show_progress=False)
+            self._bm25.index(self.rows, show_progress=False)
         return self._bm25
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Row numbers and scores of the best matches; rows sharing no token are left out."""
+        if not self.rows:
+            return []
         tokens = [t for t in tokenize(query) if t in self._index().vocab_dict]
-        if not tokens or not self.rows:
+        if not tokens:
             return []
         scores = self._index().get_scores(tokens)
         best = np.argsort(-scores, kind="stable")[:k]
@@ -40,11 +43,13 @@ class KeywordIndex:
         with (directory / "tokens.jsonl").open("w", encoding="utf-8") as file:
             for row in self.rows:
                 file.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._index().save(str(directory / "bm25"), allow_pickle=False)
+        if self.rows:
+            self._index().save(str(directory / "bm25"), allow_pickle=False)
 
     @classmethod
     def load(cls, directory: Path) -> "KeywordIndex":
         with (directory / "tokens.jsonl").open(encoding="utf-8") as file:
             keyword = cls([json.loads(line) for line in file])
-        keyword._bm25 = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False)
+        if keyword.rows:
+            keyword._bm25 = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False)
         return keyword

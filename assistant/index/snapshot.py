@@ -31,8 +31,12 @@ class Snapshot:
         chunks: list[Chunk],
         vectors: faiss.Index,
         keyword: KeywordIndex,
+        generation: str | None = None,
     ) -> None:
         self.manifest = manifest
+        # The name of the generation this was read from; None for one not yet committed.
+        self.generation = generation
+        self.modified = False  # whether it differs from that generation
         self.documents = documents
         self.chunks = chunks
         self.vectors = vectors
@@ -70,12 +74,12 @@ class Snapshot:
         return [(self._row_of_vector[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
 
     def find_document(self, key: str) -> SourceDocument | None:
-        """A document by id, id prefix (8+ characters) or source path."""
+        """A document by id, id prefix (8+ characters) or any path it is stored at."""
         if key in self.documents:
             return self.documents[key]
-        normalized = os.path.normpath(key)
+        wanted = {os.path.normpath(key), source_path(key)}
         for document in self.documents.values():
-            if os.path.normpath(document.source) == normalized:
+            if wanted & {os.path.normpath(location) for location in document.locations}:
                 return document
         matches = [d for d in self.documents.values() if len(key) >= 8 and d.doc_id.startswith(key)]
         return matches[0] if len(matches) == 1 else None
@@ -106,10 +110,17 @@ class Snapshot:
         del self.documents[doc_id]
         self._changed()
 
+    def relocate(self, doc_id: str, locations: list[str]) -> None:
+        """Change where a document's content is found (the first location is its source)."""
+        document = self.documents[doc_id]
+        self.documents[doc_id] = document.model_copy(update={"source": locations[0], "also_at": locations[1:]})
+        self._changed()
+
     def record_failures(self, failures: list[FileFailure]) -> None:
         self.manifest = self.manifest.model_copy(update={"last_failures": failures})
 
     def _changed(self, **update: object) -> None:
+        self.modified = True
         self.keyword = KeywordIndex(self.keyword.rows)  # rebuilt on next use
         self.manifest = self.manifest.model_copy(
             update={"documents": len(self.documents), "chunks": len(self.chunks), "built_at": _now(), **update}
@@ -127,12 +138,17 @@ class Snapshot:
         (directory / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path) -> "Snapshot":
+    def load(cls, directory: Path, generation: str | None = None) -> "Snapshot":
         manifest = IndexManifest.model_validate_json((directory / "manifest.json").read_text(encoding="utf-8"))
         documents = {d["doc_id"]: SourceDocument(**d) for d in _read_jsonl(directory / "documents.jsonl")}
         chunks = [Chunk(**c) for c in _read_jsonl(directory / "chunks.jsonl")]
         vectors = faiss.read_index(str(directory / "vectors.faiss"))
-        return cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"))
+        return cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"), generation)
+
+
+def source_path(path: str | Path) -> str:
+    """How a file's location is stored: absolute and resolved, so any working directory agrees."""
+    return str(Path(path).resolve())
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:

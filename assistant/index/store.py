@@ -8,14 +8,20 @@ A writer copies the live generation into memory, changes it, writes a new genera
 it, and only then replaces CURRENT, in one rename. A crash or Ctrl-C before that rename
 leaves the previous generation live and untouched; the half-written directory is removed by
 the next writer. Readers never take the lock, so searches keep working during a reindex.
+The writer says who it is in write.lock.owner, so that one kept waiting can be told.
 """
 
+import getpass
+import json
 import os
 import shutil
+import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -29,6 +35,7 @@ class IndexStore:
         self.directory = Path(directory)
         self._generations = self.directory / "generations"
         self._pointer = self.directory / "CURRENT"
+        self._owner = self.directory / "write.lock.owner"
         # Kept outside the generations: they describe the index, whichever generation is live.
         self.golden_path = self.directory / "golden.jsonl"
         self.evaluation_path = self.directory / "last_evaluation.json"
@@ -43,7 +50,11 @@ class IndexStore:
             return None
 
     def load(self) -> Snapshot:
-        """The live generation; retried if a writer removes it between reading CURRENT and it."""
+        """The live generation, read once: CURRENT names it, and that generation is loaded.
+
+        Retried if a writer removes the named generation before it is read (only generations
+        older than the previous one are removed, so this takes two switches in between).
+        """
         for _ in range(3):
             name = self.live_generation()
             if name is None:
@@ -51,27 +62,37 @@ class IndexStore:
                     f"there is no index at {self.directory}; create one with `python -m assistant index add PATH...`"
                 )
             try:
-                return Snapshot.load(self._generations / name)
+                return Snapshot.load(self._generations / name, generation=name)
             except FileNotFoundError:
                 time.sleep(0.1)
         raise NotFoundError(f"the index at {self.directory} changed while it was being read; try again")
 
     @contextmanager
-    def writing(self, wait_seconds: float = 0) -> Iterator[None]:
-        """Hold the write lock; another writer gets IndexBusyError instead of waiting forever."""
+    def writing(self, wait_seconds: float = 0, actor: str | None = None) -> Iterator[None]:
+        """Hold the write lock, waiting up to wait_seconds for another writer to finish."""
         self.directory.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.directory / "write.lock")
         try:
             lock.acquire(timeout=wait_seconds)
         except Timeout:
             raise IndexBusyError(
-                f"another process is updating the index at {self.directory}; wait for it to finish"
+                f"another process is updating the index at {self.directory} ({self._owner_description()}); "
+                f"waited {wait_seconds:g} s. Try again when it has finished."
             ) from None
         try:
+            self._owner.write_text(json.dumps(_owner_record(actor)), encoding="utf-8")
             self._remove_unfinished()
             yield
         finally:
+            self._owner.unlink(missing_ok=True)
             lock.release()
+
+    def _owner_description(self) -> str:
+        try:
+            owner = json.loads(self._owner.read_text(encoding="utf-8"))
+            return f"{owner['actor']}, pid {owner['pid']} on {owner['host']}, since {owner['since']}"
+        except (OSError, ValueError, KeyError):
+            return "holder unknown"
 
     def commit(self, snapshot: Snapshot) -> str:
         """Write snapshot as a new generation and make it live in one atomic step."""
@@ -86,6 +107,7 @@ class IndexStore:
         _fsync_file(pointer_tmp)
         os.replace(pointer_tmp, self._pointer)  # the switch
         _fsync_dir(self.directory)
+        snapshot.generation = name
         # The previous generation stays for readers that opened it just before the switch.
         self._remove_generations_except({name, previous})
         return name
@@ -108,6 +130,16 @@ class IndexStore:
         for generation in self._generations.glob("g-*"):
             if generation.name not in keep:
                 shutil.rmtree(generation, ignore_errors=True)
+
+
+def _owner_record(actor: str | None) -> dict[str, object]:
+    program = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:120]
+    return {
+        "actor": actor or f"{getpass.getuser()} running `{program}`",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
 
 
 def _fsync_file(path: Path) -> None:
