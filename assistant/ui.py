@@ -5,15 +5,18 @@ testable without a browser. Every handler checks the user's permission itself: h
 is for convenience, not security, since any event can be called through the API.
 """
 
+import functools
 import html
+import inspect
 import json
+import logging
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
@@ -34,6 +37,8 @@ LANGUAGES = {"auto · تلقائي": None, "العربية": "ar", "English": "e
 # Gradio fills a parameter whose default is a Progress with the event's progress bar.
 PROGRESS = gr.Progress()
 _UNSAFE_NAME = re.compile(r"[^\w.\-\u0600-\u06FF]+")
+log = logging.getLogger(__name__)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 CSS = """
 .unverified { background: #fff3cd; border-bottom: 2px dotted #b58105; }
 .sources mark { background: #ffe58a; }
@@ -42,13 +47,47 @@ CSS = """
 """
 
 
+def as_message(error: Exception) -> gr.Error:
+    """An error as the user sees it: ours as they are, anything else as one line (logged in full)."""
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, AssistantError):
+        return gr.Error(str(error))
+    log.exception("a handler failed")
+    return gr.Error(f"Something went wrong ({type(error).__name__}: {error}); it has been logged. / حدث خطأ غير متوقع.")
+
+
+def user_facing(handler: Handler) -> Handler:
+    """Wrap a handler (or a streaming one) so that no error reaches the user as a traceback."""
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def streaming(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from handler(*args, **kwargs)
+            except Exception as error:
+                raise as_message(error) from None
+
+        return streaming  # type: ignore[return-value]
+
+    @functools.wraps(handler)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as error:
+            raise as_message(error) from None
+
+    return call  # type: ignore[return-value]
+
+
 class Handlers:
     def __init__(self, assistant: Assistant, users: UserStore | None, audit: AuditLog) -> None:
         self.assistant = assistant
         self.users = users
         self.audit = audit
         self.uploads = assistant.settings.data_dir / "uploads"
-        self.exports = Path(tempfile.gettempdir()) / "assistant-exports"
+        # Private to this process (mode 0700, a name no one can guess), so no one else can read or plant exports.
+        self.exports = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
 
     # -- who may do what ------------------------------------------------------------------
 
@@ -66,6 +105,7 @@ class Handlers:
             raise gr.Error(f"Not permitted: {permission} needs another role than {role}. / غير مسموح.")
         return name
 
+    @user_facing
     def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str]:
         name, role = self.role(request)
         allowed = PERMISSIONS.get(role or "", frozenset())
@@ -79,6 +119,7 @@ class Handlers:
 
     # -- Ask --------------------------------------------------------------------------------
 
+    @user_facing
     def ask(
         self, question: str, history: list[dict[str, str]], language: str, request: gr.Request
     ) -> Iterator[tuple[list[dict[str, str]], str, dict[str, Any] | None, str]]:
@@ -101,8 +142,11 @@ class Handlers:
                     break
                 partial += event
                 yield [*history, {"role": "assistant", "content": _directed(html.escape(partial))}], "", None, ""
-        except AssistantError as error:
-            yield [*history, {"role": "assistant", "content": f"⚠ {html.escape(str(error))}"}], "", None, ""
+        except Exception as error:  # the model died, the index is busy, ...: said in the chat, the session goes on
+            message = f"⚠ {html.escape(as_message(error).message)}"
+            shown = _directed(html.escape(partial)) + message if partial else message
+            self.audit.record(user, "ask_failed", question=question, error=str(error))
+            yield [*history, {"role": "assistant", "content": shown}], "", None, ""
             return
         assert answer is not None
         self.audit.record(
@@ -117,6 +161,7 @@ class Handlers:
         history = [*history, {"role": "assistant", "content": render_answer(answer)}]
         yield history, render_sources(answer), answer.model_dump(), ""
 
+    @user_facing
     def download_answer(self, last_answer: dict[str, Any] | None, request: gr.Request) -> str:
         """The session's last answer as Markdown: the text and every citation with its quoted words."""
         user = self.require(request, "ask")
@@ -131,21 +176,24 @@ class Handlers:
         return str(self._export_path(user, "answer", ".md", "\n".join(lines) + "\n"))
 
     def _export_path(self, user: str, stem: str, suffix: str, text: str | None = None) -> Path:
+        """A new private file (mode 0600) for one export, in the user's folder of this process's exports."""
         folder = self.exports / _safe_name(user)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{stem}-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}{suffix}"
-        if text is not None:
-            path.write_text(text, encoding="utf-8")
-        return path
+        folder.mkdir(mode=0o700, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(prefix=f"{stem}-", suffix=suffix, dir=folder)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text or "")
+        return Path(name)
 
     # -- Brief ------------------------------------------------------------------------------
 
+    @user_facing
     def outline(self, topic: str, language: str, length: str, request: gr.Request) -> str:
         self.require(request, "brief")
         if not topic.strip():
             raise gr.Error("Give a topic first. / اكتب الموضوع أولاً.")
         return "\n".join(self.assistant.outline(topic.strip(), LANGUAGES.get(language), LENGTHS.get(length, 5)))
 
+    @user_facing
     def write_note(
         self, topic: str, language: str, outline: str, request: gr.Request, progress: gr.Progress = PROGRESS
     ) -> tuple[Any, str]:
@@ -173,9 +221,11 @@ class Handlers:
         )
         return gr.update(value=markdown, rtl=note.language == "ar"), markdown
 
+    @user_facing
     def export_word(self, markdown: str, request: gr.Request) -> str:
         return self.export_note(markdown, "docx", request)
 
+    @user_facing
     def export_markdown(self, markdown: str, request: gr.Request) -> str:
         return self.export_note(markdown, "md", request)
 
@@ -192,6 +242,7 @@ class Handlers:
 
     # -- Admin ------------------------------------------------------------------------------
 
+    @user_facing
     def upload(
         self, files: list[str] | None, request: gr.Request, progress: gr.Progress = PROGRESS
     ) -> tuple[list[list[str]], list[list[Any]], dict[str, Any]]:
@@ -208,7 +259,7 @@ class Handlers:
             except UnreadableFileError as error:
                 rows.append([original, "refused", str(error)])
                 continue
-            kept = _unique_path(self.uploads, _safe_name(original), Path(upload))
+            kept = _unique_path(self.uploads, _safe_name(original), Path(upload)).resolve()
             shutil.copyfile(upload, kept)
             accepted[str(kept)] = original
 
@@ -216,9 +267,9 @@ class Handlers:
             progress((done, total), desc=Path(item).name)
 
         if accepted:
-            result = self.assistant.ingest(list(accepted), progress=report)
+            result = self.assistant.ingest(list(accepted), progress=report, actor=f"admin {user}, uploading in the app")
             outcomes = {path: "added" for path in result.added} | {path: "updated" for path in result.updated}
-            outcomes |= {path: "unchanged" for path in result.unchanged}
+            outcomes |= {path: "moved" for path in result.moved} | {path: "unchanged" for path in result.unchanged}
             reasons = {failure.source: failure.reason for failure in result.failed}
             for stored, original in accepted.items():
                 if stored in reasons:
@@ -229,31 +280,29 @@ class Handlers:
         self.audit.record(user, "index_add", files=[{"file": r[0], "result": r[1], "detail": r[2]} for r in rows])
         return rows, *self._admin_tables()
 
+    @user_facing
     def documents(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
         self.require(request, "admin")
         return self._admin_tables()
 
+    @user_facing
     def admin_view(self, request: gr.Request) -> tuple[list[list[Any]], dict[str, Any]]:
         """The documents and statistics on opening the app: filled for admins, empty for the rest."""
         if "admin" not in PERMISSIONS.get(self.role(request)[1] or "", frozenset()):
             return [], {}
         return self._admin_tables()
 
+    @user_facing
     def remove(self, doc_id: str, request: gr.Request) -> tuple[str, list[list[Any]], dict[str, Any]]:
         user = self.require(request, "admin")
-        try:
-            source = self.assistant.remove(doc_id.strip())
-        except AssistantError as error:
-            raise gr.Error(str(error)) from None
+        source = self.assistant.remove(doc_id.strip(), actor=f"admin {user}, removing in the app")
         self.audit.record(user, "index_remove", doc_id=doc_id.strip(), source=source)
         return f"Removed {source}", *self._admin_tables()
 
+    @user_facing
     def golden_check(self, request: gr.Request) -> str:
         user = self.require(request, "admin")
-        try:
-            result = self.assistant.check_golden()
-        except AssistantError as error:
-            raise gr.Error(str(error)) from None
+        result = self.assistant.check_golden()
         self.audit.record(user, "golden_check", recall_at_5=result.recall_at_5_after, questions=result.questions)
         worse = "".join(f"\n- {q}" for q in result.worse)
         recall = f"{result.recall_at_5_after:.3f}"
@@ -292,6 +341,7 @@ class Handlers:
 
     # -- Status -----------------------------------------------------------------------------
 
+    @user_facing
     def status(self, request: gr.Request) -> str:
         self.require(request, "ask")
         settings = self.assistant.settings

@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,16 +12,22 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch):
-    """Every test gets its own index directory and no ASSISTANT_ settings from outside."""
+    """Every test works in its own directory, with its own index and data, and no ASSISTANT_ settings
+    from outside: nothing a test writes lands anywhere else, even by a relative path."""
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # private temporary files too
 
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(index_dir=tmp_path / "index", embedder="fake", chunk_size=300, chunk_overlap=60)
+    return Settings(
+        index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="fake", chunk_size=300, chunk_overlap=60
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -65,3 +66,43 @@ def test_text_search_output_shows_title_page_and_ranks(corpus):
     assert "1. Budget report" in result.output
     assert "p1" in result.output
     assert "dense#" in result.output
+
+
+def test_a_rename_then_prune_is_reported_as_a_move(corpus):
+    run("index", "add", str(corpus))
+    (corpus / "kuwait.txt").rename(corpus / "اجتماع-الكويت.txt")
+    result = run("index", "add", str(corpus), "--prune")
+    assert result.exit_code == 0, result.output
+    assert "moved: 1" in result.output
+    assert "removed: 0" in result.output
+    assert "3 documents" in run("index", "info").output
+
+
+def test_an_invalid_option_or_setting_is_one_line_naming_what_to_fix(corpus):
+    run("index", "add", str(corpus))
+    result = run("search", "الكويت", "-k", "-1")
+    assert result.exit_code == 2
+    assert "-1 is not in the range x>=1" in result.output
+    assert "Traceback" not in result.output
+    result = run("search", "الكويت", env={"ASSISTANT_CHUNK_SIZE": "5", "ASSISTANT_LLM": "gpt"})
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert "ASSISTANT_CHUNK_SIZE='5': Input should be greater than or equal to 100" in line
+    assert "ASSISTANT_LLM='gpt': Input should be 'extractive', 'openai', 'llamacpp' or 'fake'" in line
+    result = run("index", "info", env={"ASSISTANT_INDEX_DIRECTORY": "x"})
+    assert "ASSISTANT_INDEX_DIRECTORY is not a setting (did you mean ASSISTANT_INDEX_DIR?)" in result.output
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(corpus, monkeypatch):
+    run("index", "add", str(corpus))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr("assistant.service.Assistant.search", broken)
+    result = run("search", "الكويت")
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: unexpected RuntimeError: something inside broke (a bug; the details are in ")
+    log = line.rsplit(" ", 1)[-1].rstrip(")")
+    assert "Traceback" in Path(log).read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from docx import Document
 
 from assistant.audit import AuditLog
 from assistant.cli import main
+from assistant.errors import AssistantError
 from assistant.llm import ScriptedChatModel
 from assistant.sample import index_sample_if_empty, write_pdf
 from assistant.service import Assistant
@@ -301,3 +302,68 @@ def test_index_changes_from_the_shell_are_audited_too(corpus, tmp_path, monkeypa
     assert [e["action"] for e in entries] == ["index_add", "index_remove"]
     assert entries[0]["user"].startswith("cli:")
     assert len(entries[0]["added"]) == 3
+
+
+# -- errors reach the user as messages ----------------------------------------------------------------
+
+
+class CrashingChatModel(ScriptedChatModel):
+    """Streams the start of a reply, then fails as a model process that died would."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        chunks = super()._stream(messages, stop, run_manager, **kwargs)
+        yield next(chunks)
+        raise AssistantError("The local model stopped while answering; it is being restarted. Ask again.")
+
+
+def test_a_model_that_dies_mid_answer_costs_that_answer_only(app, settings):
+    app.assistant._chat_model = CrashingChatModel(replies=[kuwait_reply(app)])
+    chat = list(app.ask("كم دولة شاركت في اجتماع الكويت؟", [], "auto · تلقائي", as_user("mona")))[-1][0]
+    assert "شاركت" in chat[-1]["content"]  # what was written before the crash stays
+    assert "⚠ The local model stopped while answering" in chat[-1]["content"]
+    assert app.audit.entries()[-1]["action"] == "ask_failed"
+    app.assistant._chat_model = ScriptedChatModel(replies=[kuwait_reply(app)])
+    chat, sources, answer, _ = list(app.ask("كم دولة شاركت في اجتماع الكويت؟", chat, "auto · تلقائي", as_user("mona")))[
+        -1
+    ]
+    assert answer["answered"]
+    assert "mark" in sources
+
+
+def test_an_unexpected_error_in_any_handler_is_one_line_for_the_user(app, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise KeyError("manifest")
+
+    monkeypatch.setattr(app.assistant, "info", broken)
+    monkeypatch.setattr(app.assistant, "outline", broken)
+    for call in (
+        lambda: app.documents(as_user("huda")),
+        lambda: app.status(as_user("mona")),
+        lambda: app.outline("اجتماع الكويت", "auto · تلقائي", "short (3 points) · قصيرة", as_user("sami")),
+    ):
+        with pytest.raises(gr.Error, match=r"Something went wrong \(KeyError: 'manifest'\); it has been logged"):
+            call()
+    assert "Traceback" in caplog.text  # the details are in the server's log, not in front of the user
+
+
+def test_a_second_admin_uploading_during_a_write_waits_then_is_told_who_is_writing(app, tmp_path):
+    app.assistant.settings = app.assistant.settings.model_copy(update={"lock_timeout": 0.5})
+    (tmp_path / "note.txt").write_text("ملاحظة عن اجتماع الدوحة الأخير", encoding="utf-8")
+    busy = r"admin huda, uploading in the app, pid \d+.*waited 0.5 s"
+    with app.assistant.store.writing(actor="admin huda, uploading in the app"), pytest.raises(gr.Error, match=busy):
+        app.upload([str(tmp_path / "note.txt")], as_user("huda"))
+    rows, _, statistics = app.upload([str(tmp_path / "note.txt")], as_user("huda"))
+    assert rows == [["note.txt", "added", ""]]
+    assert statistics["documents"] == 4
+
+
+def test_exports_are_private_files_with_names_no_one_can_guess(app, model):
+    first = Path(app.export_markdown("# مذكرة\n\nنص المذكرة", as_user("sami")))
+    second = Path(app.export_markdown("# مذكرة\n\nنص المذكرة", as_user("sami")))
+    assert first != second
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(app.exports.stat().st_mode) == 0o700
+    assert app.exports.name.startswith("assistant-exports-")
+    assert app.exports.name != "assistant-exports-"
+    assert first.read_text(encoding="utf-8") == "# مذكرة\n\nنص المذكرة"

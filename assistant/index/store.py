@@ -133,9 +133,8 @@ class IndexStore:
 
 
 def _owner_record(actor: str | None) -> dict[str, object]:
-    program = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:120]
     return {
-        "actor": actor or f"{getpass.getuser()} running `{program}`",
+        "actor": actor or f"{getpass.getuser()} running `{' '.join(sys.argv)[:120]}`",
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
