@@ -4,12 +4,14 @@ Methods: the product's hybrid search, its dense and keyword halves alone, and th
 LangChain way with the same embedder (RecursiveCharacterTextSplitter + FAISS +
 similarity_search). SQuAD-style sets are indexed into a cached evaluation index under
 INDEX_DIR/../eval/, rebuilt when the file, the distractors or the settings change; the
-LangChain baseline's vectors are cached beside it (as a NumPy array, not a pickle) and
+LangChain baseline's vectors are cached there too (as a NumPy array, not a pickle) and
 loaded with FAISS.from_embeddings, which builds the same store as FAISS.from_documents.
+Nothing is written into the live index's directory, which only its writer changes.
 """
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -76,6 +78,7 @@ class Setup:
     assistant: Assistant
     pool: list[tuple[str, str, str]]
     distractors: int
+    name: str = "live-index"
 
 
 def prepare(
@@ -96,11 +99,10 @@ def prepare(
         extra = read_distractors(source, distractors)
     if question_set.passages or extra:
         pool = (question_set.passages or _documents_of(Assistant(settings))) + extra
-        assistant = _evaluation_index(settings, f"{dataset.stem}-d{len(extra)}", pool, progress)
-    else:
-        assistant = Assistant(settings)  # a question file against the live document index
-        pool = _documents_of(assistant)
-    return Setup(question_set.questions, assistant, pool, len(extra))
+        name = f"{dataset.stem}-d{len(extra)}"
+        return Setup(question_set.questions, _evaluation_index(settings, name, pool, progress), pool, len(extra), name)
+    assistant = Assistant(settings)  # a question file against the live document index
+    return Setup(question_set.questions, assistant, _documents_of(assistant), 0)
 
 
 def run_evaluation(
@@ -116,7 +118,7 @@ def run_evaluation(
     setup = prepare(settings, dataset, questions_from, distractors, distractors_file, progress)
     questions = setup.questions[:limit] if limit else setup.questions
     assistant = setup.assistant
-    baseline = _langchain_store(assistant, setup.pool)
+    baseline = _langchain_store(assistant, setup.pool, setup.name)
     snapshot = assistant.snapshot()
 
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
@@ -209,7 +211,7 @@ def _evaluation_index(
         key.update(repr(part).encode())
     for passage_key, title, text in pool:
         key.update(f"{passage_key}\0{title}\0{text}\0".encode())
-    root = settings.index_dir.parent / "eval"
+    root = _cache_root(settings)
     directory = root / f"{name}-{key.hexdigest()[:12]}"
     for stale in root.glob(f"{name}-*"):  # the same set with the same distractors, built before
         if stale != directory:
@@ -220,8 +222,8 @@ def _evaluation_index(
     return assistant
 
 
-def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]]) -> Any:
-    """RecursiveCharacterTextSplitter + FAISS with the same embedder; vectors cached beside the index."""
+def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]], name: str) -> Any:
+    """RecursiveCharacterTextSplitter + FAISS with the same embedder; vectors cached as NAME-langchain-KEY.npy."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -230,20 +232,31 @@ def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]]) -> 
     splitter = RecursiveCharacterTextSplitter(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
     chunks = splitter.split_documents([Document(page_content=text, metadata={"key": key}) for key, _, text in pool])
     texts = [c.page_content for c in chunks]
-    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
-    cache = assistant.store.directory / f"langchain-{digest}.npy"
+    embedder = assistant.embedder
+    digest = hashlib.sha256("\0".join([embedder.name, embedder.model, *texts]).encode()).hexdigest()[:12]
+    root = _cache_root(settings)
+    cache = root / f"{name}-langchain-{digest}.npy"
     if cache.exists():
         vectors = np.load(cache, allow_pickle=False)
     else:
-        vectors = assistant.embedder.embed_documents(texts)
-        for old in assistant.store.directory.glob("langchain-*.npy"):
-            old.unlink()
-        np.save(cache, vectors, allow_pickle=False)
+        vectors = embedder.embed_documents(texts)
+        for old in root.glob(f"{name}-langchain-*.npy"):
+            old.unlink(missing_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        partial = root / f".{cache.name}.{os.getpid()}"
+        with partial.open("wb") as file:  # np.save would add .npy to a name without it
+            np.save(file, vectors, allow_pickle=False)
+        os.replace(partial, cache)  # a reader never sees half a file
     return FAISS.from_embeddings(
         list(zip(texts, vectors.tolist(), strict=True)),
         LangChainEmbeddings(assistant.embedder),
         metadatas=[c.metadata for c in chunks],
     )
+
+
+def _cache_root(settings: Settings) -> Path:
+    """Evaluation caches: beside the live index directory, never inside it."""
+    return settings.index_dir.parent / "eval"
 
 
 def _langchain_ranking(store: Any, question: str) -> list[str]:

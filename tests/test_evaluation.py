@@ -44,6 +44,15 @@ def test_jsonl_evaluation_of_the_live_index(settings, corpus, golden):
     assert set(report["by_language"]) == {"ar", "en"}
 
 
+def test_evaluation_writes_nothing_into_the_live_index(settings, corpus, golden):
+    Assistant(settings).ingest([corpus])
+    before = sorted(p.relative_to(settings.index_dir) for p in settings.index_dir.rglob("*"))
+    first = run_evaluation(settings, golden)
+    assert sorted(p.relative_to(settings.index_dir) for p in settings.index_dir.rglob("*")) == before
+    assert list((settings.index_dir.parent / "eval").glob("live-index-langchain-*.npy"))
+    assert run_evaluation(settings, golden)["methods"] == first["methods"]  # from the cache, the same
+
+
 def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path):
     def squad(questions):
         paragraphs = [
@@ -63,10 +72,10 @@ def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path
     assert report["counts"]["documents"] == 5
     assert report["counts"]["distractors"] == 3
     assert report["methods"]["keyword"]["recall@1"] == 1.0
-    cache = list((settings.index_dir.parent / "eval").iterdir())
-    assert len(cache) == 1
+    cache = sorted((settings.index_dir.parent / "eval").iterdir())
+    assert [p.name.split("-")[:2] for p in cache] == [["ar", "d3"], ["ar", "d3"]]  # the index, LangChain's vectors
     again = run_evaluation(settings, tmp_path / "ar.json", tmp_path / "en.json", distractors=3, distractors_file=news)
-    assert list((settings.index_dir.parent / "eval").iterdir()) == cache  # the cached index is reused
+    assert sorted((settings.index_dir.parent / "eval").iterdir()) == cache  # the caches are reused
     assert again["questions_from"].endswith("en.json")
     assert set(again["by_language"]) == {"en"}
 
