@@ -118,7 +118,7 @@ def run_evaluation(
     setup = prepare(settings, dataset, questions_from, distractors, distractors_file, progress)
     questions = setup.questions[:limit] if limit else setup.questions
     assistant = setup.assistant
-    baseline = _langchain_store(assistant, setup.pool, setup.name)
+    baseline = _langchain_store(assistant, setup.pool, _cache_root(settings), setup.name)
     snapshot = assistant.snapshot()
 
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
@@ -222,8 +222,8 @@ def _evaluation_index(
     return assistant
 
 
-def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]], name: str) -> Any:
-    """RecursiveCharacterTextSplitter + FAISS with the same embedder; vectors cached as NAME-langchain-KEY.npy."""
+def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]], root: Path, name: str) -> Any:
+    """RecursiveCharacterTextSplitter + FAISS with the same embedder; vectors cached as ROOT/NAME-langchain-KEY.npy."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -234,7 +234,6 @@ def _langchain_store(assistant: Assistant, pool: list[tuple[str, str, str]], nam
     texts = [c.page_content for c in chunks]
     embedder = assistant.embedder
     digest = hashlib.sha256("\0".join([embedder.name, embedder.model, *texts]).encode()).hexdigest()[:12]
-    root = _cache_root(settings)
     cache = root / f"{name}-langchain-{digest}.npy"
     if cache.exists():
         vectors = np.load(cache, allow_pickle=False)
