@@ -1,13 +1,16 @@
 """Chat models behind one LangChain interface: built here, used elsewhere only by invoke/stream.
 
 - openai: any OpenAI-compatible endpoint (hosted APIs, vLLM, Ollama, LM Studio, llama.cpp's server).
-- llamacpp: a local GGUF file through llama-cpp-python.
+- llamacpp: a local GGUF file behind llama.cpp's server in a supervised child process
+  (assistant/llm_server.py), so that a crash in native code costs one answer, not the app.
 - extractive: no LLM. Replies by quoting the passage sentences closest in meaning to the
   question, each with its marker; the offline default, and one that cannot invent anything.
 - fake: replies given in advance, for tests; records every prompt it was sent.
 """
 
+import importlib.util
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -56,18 +59,24 @@ def build_chat_model(settings: Settings, embedder: Embedder) -> BaseChatModel:
             path = settings.llm_model_path
             if path is None or not path.is_file():
                 raise LlmConfigError(f"ASSISTANT_LLM=llamacpp needs ASSISTANT_LLM_MODEL_PATH, a GGUF file (got {path})")
-            try:
-                import llama_cpp  # noqa: F401
-            except ImportError:
-                raise LlmConfigError("ASSISTANT_LLM=llamacpp needs `pip install llama-cpp-python`") from None
-            from langchain_community.chat_models import ChatLlamaCpp
+            # Top-level names only: finding llama_cpp.server would import llama_cpp and load its
+            # native library into this process, which the child process is there to avoid.
+            if any(importlib.util.find_spec(name) is None for name in ("llama_cpp", "uvicorn", "sse_starlette")):
+                raise LlmConfigError(
+                    "ASSISTANT_LLM=llamacpp needs llama.cpp's server: `bash scripts/install-llama-cpp.sh` "
+                    "(a portable build) or `pip install 'llama-cpp-python[server]==0.3.36'`"
+                )
+            from assistant.llm_server import ModelServer, SupervisedChatModel
 
-            return ChatLlamaCpp(
-                model_path=str(path),
-                n_ctx=settings.llm_context,
-                max_tokens=settings.llm_max_tokens,
+            command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path)]
+            command += ["--n_ctx", str(settings.llm_context), "--model_alias", path.stem]
+            return SupervisedChatModel(
+                # In data_dir, beside the audit log, so that a crash can be read about after the fact.
+                server=ModelServer(command, log_path=settings.data_dir / "llm-server.log"),
+                model_name=path.stem,
                 temperature=settings.llm_temperature,
-                verbose=False,
+                max_tokens=settings.llm_max_tokens,
+                timeout=settings.llm_timeout,
             )
         case "extractive":
             return ExtractiveChatModel(embedder=embedder, settings=settings)
@@ -81,7 +90,7 @@ def describe(settings: Settings) -> str:
         case "openai":
             return f"openai-compatible {settings.llm_model} at {settings.llm_base_url or 'api.openai.com'}"
         case "llamacpp":
-            return f"llama.cpp {settings.llm_model_path}"
+            return f"llama.cpp {settings.llm_model_path}, served by a supervised child process (restarted if it dies)"
         case "extractive":
             return "extractive (no LLM: quotes the retrieved passages)"
         case "fake":

@@ -1,19 +1,17 @@
 """The real backends: extractive with the real embedder on the seeds, and a small real LLM
-(../shared/tools/get-test-models.sh --llm) behind llama.cpp, both in-process and through its
-OpenAI-compatible server on loopback."""
+(../shared/tools/get-test-models.sh --llm) behind llama.cpp's OpenAI-compatible server on loopback,
+both as the openai backend's endpoint and as the llamacpp backend's supervised child."""
 
+import importlib.util
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from assistant.answering import final_answer
+from assistant.llm_server import ModelServer
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.conftest import BUDGET_EN, KUWAIT_AR, SHARED, indexed_folder
@@ -105,46 +103,24 @@ def test_an_english_claim_on_an_arabic_passage_is_supported_across_languages(see
 def gguf() -> Path:
     if not GGUF.is_file():
         pytest.skip(f"no test LLM at {GGUF}: run ../shared/tools/get-test-models.sh --llm")
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        pytest.skip("llama-cpp-python is not installed (.ci/run installs it)")
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed: bash scripts/install-llama-cpp.sh")
     return GGUF
 
 
 @pytest.fixture(scope="module")
-def llama_server(gguf):
-    """llama-cpp-python's OpenAI-compatible server on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-test"]
-    server = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
+def llama_server(gguf, tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port, as the llamacpp backend runs it."""
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--n_ctx", "4096"]
+    server = ModelServer([*command, "--model_alias", "qwen-test"], tmp_path_factory.mktemp("server") / "server.log")
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail("the llama.cpp server exited at start")
-                time.sleep(0.5)
-        else:
-            pytest.fail("the llama.cpp server did not start in 120 s")
-        yield url
+        yield server.running().url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.close()
 
 
 def backend_settings(tmp_path, **llm) -> Settings:
-    return Settings(index_dir=tmp_path / "index", embedder="fake", llm_max_tokens=96, **llm)
+    return Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="fake", llm_max_tokens=96, **llm)
 
 
 def ask_real(settings, tmp_path, question):
@@ -179,14 +155,20 @@ def test_openai_backend_against_a_real_server_streams_a_checked_answer(llama_ser
     assert "127.0.0.1" in check["description"]
 
 
-def test_llamacpp_backend_runs_the_same_file_in_process(gguf, tmp_path):
+def test_llamacpp_backend_runs_the_same_file_in_a_supervised_child(gguf, tmp_path):
     settings = backend_settings(tmp_path, llm="llamacpp", llm_model_path=gguf)
-    _, events, answer = ask_real(settings, tmp_path, "What does the budget report say about schools?")
-    assert answer.language == "en"
-    assert answer.model == "llamacpp"
-    assert_checked(answer, "do not answer")
-    if answer.answered:
-        assert sum(isinstance(e, str) for e in events) > 1  # streamed, not delivered at once
+    assistant, events, answer = ask_real(settings, tmp_path, "What does the budget report say about schools?")
+    model = assistant.chat_model
+    try:
+        assert answer.language == "en"
+        assert answer.model == "llamacpp"
+        assert_checked(answer, "do not answer")
+        if answer.answered:
+            assert sum(isinstance(e, str) for e in events) > 1  # streamed, not delivered at once
+        assert "llama_cpp" not in sys.modules  # its native library stays out of this process
+        assert "supervised child process" in assistant.llm_check()["description"]
+    finally:
+        model.server.close()
 
 
 MOSUL_AR = (
