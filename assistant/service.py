@@ -20,7 +20,7 @@ from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileEr
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
 from assistant.llm import build_chat_model, describe
-from assistant.loaders import LOADERS, Extracted, ExtractedPage, check, load, to_source_document
+from assistant.loaders import LOADERS, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
@@ -193,11 +193,12 @@ class Assistant:
             self._golden_questions()  # before any work: say at once that there are none
         report = IngestReport()
         files = _expand(paths, report)
-        with self._writing(actor):
+        max_bytes = int(self.settings.max_file_mb * 2**20)
+        with self._writing(actor), IsolatedLoader(max_bytes, self.settings.load_timeout) as loader:
             snapshot = self._writable_snapshot()
             batch = _Batch(snapshot)
             for done, path in enumerate(files, 1):
-                self._ingest_file(batch, path, report)
+                self._ingest_file(batch, loader, path, report)
                 if progress:
                     progress(done, len(files), str(path))
             batch.settle(report, prune)
@@ -273,11 +274,10 @@ class Assistant:
             self.store.commit(snapshot)
         return document.source
 
-    def _ingest_file(self, batch: "_Batch", path: Path, report: IngestReport) -> None:
+    def _ingest_file(self, batch: "_Batch", loader: IsolatedLoader, path: Path, report: IngestReport) -> None:
         source = source_path(path)
-        max_bytes = int(self.settings.max_file_mb * 2**20)
         try:
-            check(path, max_bytes)  # before hashing: a refused file is never read whole
+            check(path, loader.max_bytes)  # before hashing: a refused file is never read whole
             content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, UnreadableFileError) as error:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
@@ -285,7 +285,7 @@ class Assistant:
         doc_id = content_hash[:16]
         if batch.snapshot.documents.get(doc_id) is None:
             try:
-                extracted = load(path, max_bytes)
+                extracted = loader.load(path)
             except UnreadableFileError as error:
                 report.failed.append(FileFailure(source=source, reason=_reason(error)))
                 return  # an older version of the file, if any, stays indexed

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(150, ge=0, description="Characters of context repeated.")
 
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    load_timeout: float = Field(
+        180.0, gt=0, description="Seconds one file may take to be read; one that takes longer is reported and skipped."
+    )
     lock_timeout: float = Field(
         60.0, ge=0, description="Seconds a change to the index waits for another one to finish before giving up."
     )

@@ -329,3 +329,15 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_CHUNK_SIZE", "400")
     settings = Settings()
     assert (settings.index_dir, settings.embedder, settings.chunk_size) == (tmp_path / "x", "fake", 400)
+
+
+def test_a_file_over_the_time_budget_is_reported_and_the_rest_indexed(assistant, corpus, settings):
+    paragraphs = "".join(f"<p>فقرة رقم {i} عن اجتماع الكويت <b>مهم</b></p>" for i in range(40_000))
+    (corpus / "huge.html").write_text(f"<html><body>{paragraphs}</body></html>", encoding="utf-8")  # ~2 s to read
+    hurried = Assistant(settings.model_copy(update={"load_timeout": 0.2}))
+    report = hurried.ingest([corpus])
+    assert sources(report.added) == ["budget.txt", "football.md", "kuwait.txt"]
+    (failure,) = report.failed
+    assert failure.source.endswith("huge.html")
+    assert failure.reason == "reading it took longer than 0.2 s (ASSISTANT_LOAD_TIMEOUT), so it was skipped"
+    assert Assistant(settings).ingest([corpus]).added == [failure.source]  # with the default budget it is read

@@ -1,7 +1,11 @@
 """Files to text: one loader per format, chosen by extension and checked against the content."""
 
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
+
+import pebble
 
 from assistant.errors import UnreadableFileError
 from assistant.loaders.base import Extracted, ExtractedPage
@@ -27,7 +31,7 @@ LOADERS: dict[str, Callable[[Path], Extracted]] = {
 _SIGNATURES = {".pdf": (b"%PDF-", 1024), ".docx": (b"PK\x03\x04", 4)}
 _HINTS = {".doc": "save it as .docx", ".rtf": "save it as .docx", ".xlsx": "export it as text"}
 
-__all__ = ["LOADERS", "Extracted", "ExtractedPage", "check", "load", "to_source_document"]
+__all__ = ["LOADERS", "Extracted", "ExtractedPage", "IsolatedLoader", "check", "load", "to_source_document"]
 
 
 def load(path: Path, max_bytes: int) -> Extracted:
@@ -38,6 +42,52 @@ def load(path: Path, max_bytes: int) -> Extracted:
         notes = {page.note for page in extracted.pages if page.note}
         raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
     return extracted
+
+
+class IsolatedLoader:
+    """Reads files in a child process, each within a time budget.
+
+    A file that makes a parser hang, or crashes one in native code, is reported as unreadable
+    and costs neither the rest of the batch nor the app. pebble kills and replaces the child
+    on a timeout (concurrent.futures cannot stop a running task). Children are forked from a
+    forkserver that has imported the loaders once, so each batch starts its child quickly and
+    none inherits the app's threads.
+    """
+
+    def __init__(self, max_bytes: int, seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.seconds = seconds
+        self._pool: pebble.ProcessPool | None = None
+
+    def load(self, path: Path) -> Extracted:
+        if self._pool is None:
+            self._pool = pebble.ProcessPool(max_workers=1, context=_forkserver())
+        future = self._pool.schedule(load, args=(path, self.max_bytes), timeout=self.seconds)
+        try:
+            return future.result()
+        except TimeoutError:
+            raise UnreadableFileError(
+                f"reading it took longer than {self.seconds:g} s (ASSISTANT_LOAD_TIMEOUT), so it was skipped"
+            ) from None
+        except pebble.ProcessExpired as error:
+            raise UnreadableFileError(f"the reader crashed on it (exit code {error.exitcode}), so it was skipped") from None
+
+    def __enter__(self) -> "IsolatedLoader":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if self._pool is not None:
+            if kind is None:
+                self._pool.close()
+            else:
+                self._pool.stop()  # Ctrl-C or a failure: do not wait for a file in progress
+            self._pool.join()
+
+
+def _forkserver() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # takes effect when the server first starts
+    return context
 
 
 def check(path: Path, max_bytes: int) -> None:
