@@ -70,12 +70,16 @@ class IsolatedLoader:
                 f"reading it took longer than {self.seconds:g} s (ASSISTANT_LOAD_TIMEOUT), so it was skipped"
             ) from None
         except pebble.ProcessExpired as error:
-            raise UnreadableFileError(f"the reader crashed on it (exit code {error.exitcode}), so it was skipped") from None
+            raise UnreadableFileError(
+                f"the reader crashed on it (exit code {error.exitcode}), so it was skipped"
+            ) from None
 
     def __enter__(self) -> "IsolatedLoader":
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self._pool is not None:
             if kind is None:
                 self._pool.close()
