@@ -155,6 +155,7 @@ class Handlers:
             question=question,
             answered=answer.answered,
             model=answer.model,
+            generation=answer.generation,
             passages=[{"n": p.n, "doc_id": p.hit.doc_id, "chunk_id": p.hit.chunk_id} for p in answer.passages],
             citations=[{"n": c.n, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations],
         )
