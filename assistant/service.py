@@ -383,10 +383,13 @@ class _Batch:
 
     def settle(self, report: IngestReport, prune: bool) -> None:
         """Give every document its locations now, remove those left with none, report each path."""
+        found_at: dict[str, list[str]] = {}
+        for path, doc_id in self.seen.items():
+            found_at.setdefault(doc_id, []).append(path)
         dropped: dict[str, list[str]] = {}
         for document in list(self.snapshot.documents.values()):
             before = [_stored(p) for p in document.locations]
-            here = [p for p, doc_id in self.seen.items() if doc_id == document.doc_id]
+            here = found_at.get(document.doc_id, [])
             kept = [p for p in before if self._still_there(p, document.doc_id, prune or bool(here), report)]
             locations = list(dict.fromkeys(kept + here))
             dropped[document.doc_id] = [p for p in before if p not in locations]
