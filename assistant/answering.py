@@ -415,7 +415,8 @@ def _sentences_with_markers(reply: str) -> list[str]:
 
 def without_markers(text: str) -> str:
     """A sentence without its citation markers, its spacing tidied."""
-    return re.sub(r"\s+([.!?؟،,;؛:])", r"\1", " ".join(MARKER.sub(" ", text).split()))
+    # The join leaves single spaces, so " " is exact; "\s+" would rescan a long run from each of its spaces.
+    return re.sub(r" ([.!?؟،,;؛:])", r"\1", " ".join(MARKER.sub(" ", text).split()))
 
 
 def with_markers(claim: str, numbers: list[int]) -> str:

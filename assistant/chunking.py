@@ -14,7 +14,9 @@ from assistant.textnorm import detect_language
 from assistant.types import Chunk, PageInfo
 
 # A sentence ends at . ! ? ؟ … (with closing quotes or brackets) before a space, or at a newline.
-_SENTENCE_END = re.compile(r"[.!?؟…]+[\"'”’»)\]]*(?=\s)|\n")
+# Tried only where a run of marks starts, and without backtracking: a long run of dots
+# would otherwise be scanned again from each of its dots (quadratic).
+_SENTENCE_END = re.compile(r"(?<![.!?؟…])[.!?؟…]++[\"'”’»)\]]*+(?=\s)|\n")
 _CLAUSE_END = re.compile(r"[،؛,;:](?=\s)")
 
 

@@ -19,8 +19,12 @@ _SECTION_ENDS = {
     "related articles",
 }  # fmt: skip
 _PRAYERS = {"الفجر", "الشروق", "الظهر", "العصر", "المغرب", "العشاء"}
-_ESCAPE_RUN = re.compile(r"\S*(?:u[0-9a-fA-F]{4}){2,}\S*")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}\s*(?:[صم]|am|pm)?(?:\s+بتوقيت\s+\S+)?$", re.IGNORECASE)
+# A word holding two escapes in a row, tried only where a word starts: "\S*(?:u....){2,}\S*"
+# backtracked over the rest of a word from each of its letters, and a 2 MB blob never finished.
+_ESCAPE_RUN = re.compile(r"(?<!\S)(?=\S*?(?:u[0-9a-fA-F]{4}){2})\S+")
+# Possessive spaces, so that a long run is not tried at every split between two quantifiers;
+# the "$" alternative keeps a time followed by nothing but spaces a clock line, as before.
+_CLOCK = re.compile(r"^\d{1,2}:\d{2}(?:\s*+(?:[صم]|am|pm|$))?(?:\s++بتوقيت\s++\S++)?$", re.IGNORECASE)
 _NO_LETTERS = re.compile(r"^[\W_]*$")
 _BULLET = re.compile(r"^[•·\-–*]\s*")
 
