@@ -3,6 +3,8 @@
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -341,3 +343,17 @@ def test_a_file_over_the_time_budget_is_reported_and_the_rest_indexed(assistant,
     assert failure.source.endswith("huge.html")
     assert failure.reason == "reading it took longer than 0.2 s (ASSISTANT_LOAD_TIMEOUT), so it was skipped"
     assert Assistant(settings).ingest([corpus]).added == [failure.source]  # with the default budget it is read
+
+
+def test_files_are_read_in_a_child_whatever_the_main_script_is(corpus, tmp_path):
+    """A child that re-imported the main script would fail on one read from standard input."""
+    script = (
+        "from assistant.service import Assistant\n"
+        "from assistant.settings import Settings\n"
+        f"settings = Settings(index_dir={str(tmp_path / 'piped')!r}, data_dir={str(tmp_path / 'data')!r}, "
+        "embedder='fake')\n"
+        f"report = Assistant(settings).ingest([{str(corpus)!r}])\n"
+        "print(len(report.added), len(report.failed))\n"
+    )
+    result = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["3", "0"], result.stderr

@@ -49,9 +49,10 @@ class IsolatedLoader:
 
     A file that makes a parser hang, or crashes one in native code, is reported as unreadable
     and costs neither the rest of the batch nor the app. pebble kills and replaces the child
-    on a timeout (concurrent.futures cannot stop a running task). Children are forked from a
-    forkserver that has imported the loaders once, so each batch starts its child quickly and
-    none inherits the app's threads.
+    on a timeout (concurrent.futures cannot stop a running task). The child is forked: a
+    spawned or forkserver child re-imports the parent's main script first (app.py, and with it
+    Gradio: seconds per batch; a script read from standard input cannot be re-imported at all),
+    and the loaders it runs are already imported here and use none of the parent's threads.
     """
 
     def __init__(self, max_bytes: int, seconds: float) -> None:
@@ -61,7 +62,7 @@ class IsolatedLoader:
 
     def load(self, path: Path) -> Extracted:
         if self._pool is None:
-            self._pool = pebble.ProcessPool(max_workers=1, context=_forkserver())
+            self._pool = pebble.ProcessPool(max_workers=1, context=multiprocessing.get_context("fork"))
         future = self._pool.schedule(load, args=(path, self.max_bytes), timeout=self.seconds)
         try:
             return future.result()
@@ -86,12 +87,6 @@ class IsolatedLoader:
             else:
                 self._pool.stop()  # Ctrl-C or a failure: do not wait for a file in progress
             self._pool.join()
-
-
-def _forkserver() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # takes effect when the server first starts
-    return context
 
 
 def check(path: Path, max_bytes: int) -> None:
