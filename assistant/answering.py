@@ -330,6 +330,7 @@ class Answerer:
             start=start,
             end=end,
             language=detect_language(quote),
+            ocr_confidence=document.ocr_confidence(first, last) if document else hit.ocr_confidence,
         )
 
     # -- conflicting figures ------------------------------------------------------------------

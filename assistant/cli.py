@@ -153,7 +153,8 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
     for doc in info["documents"]:
         click.echo(
             f"  {doc['doc_id']}  {doc['format']:4} {doc['language']:5} p{doc['pages']:<3} "
-            f"c{doc['chunks']:<4} q{doc['quality']:.2f}  {doc['source']}  «{doc['title'][:60]}»"
+            f"c{doc['chunks']:<4} q{doc['quality']:.2f}{' ocr' + str(doc['ocr_pages']) if doc['ocr_pages'] else ''}  "
+            f"{doc['source']}  «{doc['title'][:60]}»"
         )
         for note in doc["page_notes"]:
             click.echo(f"      {note}")
@@ -192,8 +193,9 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
         click.echo("No passages found.")
     for rank, hit in enumerate(hits, 1):
         pages = "p" + page_span(hit.page_start, hit.page_end)
+        ocr = "" if hit.ocr_confidence is None else f", OCR {hit.ocr_confidence:.2f}"
         click.echo(
-            f"{rank}. {hit.title[:70]} ({hit.source}, {pages}) "
+            f"{rank}. {hit.title[:70]} ({hit.source}, {pages}{ocr}) "
             f"score {hit.score:.4f} dense#{hit.dense_rank} keyword#{hit.keyword_rank}"
         )
         click.echo("   " + " ".join(hit.text.split())[:300])
@@ -244,8 +246,10 @@ def _echo_checked(answer: Answer) -> None:
         click.echo(sentence.text + label)
     for citation in answer.citations:
         pages = "p" + page_span(citation.page_start, citation.page_end)
+        ocr = "" if citation.ocr_confidence is None else f", OCR {citation.ocr_confidence:.2f}"
         click.echo(
-            f"[{citation.n}] {citation.title[:60]} ({citation.source}, {pages}): «{' '.join(citation.quote.split())}»"
+            f"[{citation.n}] {citation.title[:60]} ({citation.source}, {pages}{ocr}): "
+            f"«{' '.join(citation.quote.split())}»"
         )
     for warning in answer.warnings:
         click.echo(f"! {warning}", err=True)

@@ -91,6 +91,7 @@ def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, qu
                 dense_rank=dense_rank.get(row),
                 keyword_rank=keyword_rank.get(row),
                 language=chunk.language,
+                ocr_confidence=document.ocr_confidence(chunk.page_start, chunk.page_end),
             )
         )
     return hits

@@ -25,7 +25,16 @@ from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
-from assistant.types import Answer, BriefingNote, FileFailure, GateResult, Hit, IngestReport, SourceDocument
+from assistant.types import (
+    OCR_ENGINE,
+    Answer,
+    BriefingNote,
+    FileFailure,
+    GateResult,
+    Hit,
+    IngestReport,
+    SourceDocument,
+)
 
 # Called after each file with (files done, files in all, the file's path).
 Progress = Callable[[int, int, str], None]
@@ -156,6 +165,7 @@ class Assistant:
                 "pages": len(d.pages),
                 "chunks": chunk_counts[d.doc_id],
                 "quality": round(min((p.quality for p in d.pages), default=1.0), 3),
+                "ocr_pages": sum(p.extractor == OCR_ENGINE for p in d.pages),
                 "page_notes": [f"p{p.number}: {p.note}" for p in d.pages if p.note],
             }
             for d in sorted(snapshot.documents.values(), key=lambda d: d.source)

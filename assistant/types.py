@@ -4,6 +4,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The extractor name of pages read by OCR; their quality is the engine's mean word confidence.
+OCR_ENGINE = "tesseract"
+
 
 def page_span(first: int, last: int, dash: str = "-") -> str:
     """Pages as people write them: "3", or "3-4" when a passage runs over."""
@@ -45,6 +48,11 @@ class SourceDocument(_Model):
         """Every path the content is found at, the source first."""
         return [self.source, *self.also_at]
 
+    def ocr_confidence(self, first_page: int, last_page: int) -> float | None:
+        """The lowest OCR confidence among these pages, or None when none of them was read by OCR."""
+        scores = [p.quality for p in self.pages if first_page <= p.number <= last_page and p.extractor == OCR_ENGINE]
+        return min(scores) if scores else None
+
 
 class Chunk(_Model):
     """A retrievable passage: a span of one document's text."""
@@ -75,6 +83,9 @@ class Hit(_Model):
     dense_rank: int | None = Field(description="1-based rank in dense search, None if absent.")
     keyword_rank: int | None = Field(description="1-based rank in keyword search.")
     language: str
+    ocr_confidence: float | None = Field(
+        None, description="Set when its pages were read by OCR: the engine's confidence."
+    )
 
 
 class FileFailure(_Model):
@@ -157,6 +168,7 @@ class Citation(_Model):
     start: int = Field(description="Offset of the quote in the document text.")
     end: int
     language: str
+    ocr_confidence: float | None = Field(None, description="Set when the quoted page was read by OCR.")
 
 
 Verdict = Literal["supported", "unverified", "uncited", "structure"]

@@ -171,7 +171,8 @@ class Handlers:
         answer = Answer.model_validate(last_answer)
         lines = [f"# {answer.question}", "", answer.text, ""]
         lines += [
-            f"[{c.n}] {c.title}, p. {c.page_start} ({c.source}): «{' '.join(c.quote.split())}»"
+            f"[{c.n}] {c.title}, p. {c.page_start} ({c.source}{_ocr_label(c.ocr_confidence)}): "
+            f"«{' '.join(c.quote.split())}»"
             for c in answer.citations
         ]
         return str(self._export_path(user, "answer", ".md", "\n".join(lines) + "\n"))
@@ -325,6 +326,7 @@ class Handlers:
                 d["pages"],
                 d["chunks"],
                 d["quality"],
+                d["ocr_pages"],
                 "; ".join(d["page_notes"]),
             ]
             for d in info["documents"]
@@ -395,13 +397,19 @@ def render_sources(answer: Answer) -> str:
             if quote:
                 text = text.replace(quote, f"<mark>{quote}</mark>", 1)
         pages = ", ".join(sorted({f"p. {c.page_start}" for c in cited}))
+        confidences = [c.ocr_confidence for c in cited if c.ocr_confidence is not None]
+        ocr = f" · read by OCR, confidence {min(confidences):.0%}" if confidences else ""
         blocks.append(
             f"<div class='source' id='source-{passage.n}'>"
             f"<div dir='auto'><b>[{passage.n}] {html.escape(hit.title)}</b></div>"
-            f"<div class='meta' dir='ltr'>{html.escape(Path(hit.source).name)} · {pages}</div>"
+            f"<div class='meta' dir='ltr'>{html.escape(Path(hit.source).name)} · {pages}{ocr}</div>"
             f"<p dir='{_direction(hit.text)}' style='text-align:start'>{text}</p></div>"
         )
     return "<div class='sources'>" + "".join(blocks) + "</div>" if blocks else ""
+
+
+def _ocr_label(confidence: float | None) -> str:
+    return "" if confidence is None else f", read by OCR, confidence {confidence:.0%}"
 
 
 def _direction(text: str) -> str:
@@ -506,6 +514,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                     "pages",
                     "chunks",
                     "quality",
+                    "OCR pages",
                     "notes",
                 ],
                 label="Documents · الوثائق",

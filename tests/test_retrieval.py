@@ -88,3 +88,21 @@ def test_empty_question_and_empty_index_give_no_hits(settings):
     embedder = ChosenVectors([1, 0, 0])
     assert hybrid_search(build(embedder), embedder, settings, "   ", k=3) == []
     assert hybrid_search(Snapshot.empty("fake", "chosen", 3, 900, 150), embedder, settings, "الكويت", k=3) == []
+
+
+def test_passages_read_by_ocr_are_marked_with_the_engines_confidence(assistant):
+    from assistant.loaders import Extracted, ExtractedPage, to_source_document
+    from assistant.types import OCR_ENGINE, IngestReport
+
+    first = "الجريدة الرسمية: صدر قانون الضريبة على القيمة المضافة بعد موافقة مجلس النواب عليه. " * 4
+    second = "يعمل بهذا القانون من اليوم التالي لتاريخ نشره في الجريدة الرسمية، وعلى الوزراء تنفيذه. " * 4
+    pages = [ExtractedPage(1, first, 0.97, "pypdf"), ExtractedPage(2, second, 0.81, OCR_ENGINE)]
+    document = to_source_document(Extracted("pdf", pages), "/law.pdf", "ab" * 32, "2026-12-01T00:00:00+00:00")
+    with assistant.store.writing():
+        snapshot = assistant._writable_snapshot()
+        assistant._put(snapshot, document, IngestReport())
+        assistant.store.commit(snapshot)
+    hits = assistant.search("الجريدة الرسمية", k=10)
+    assert {hit.ocr_confidence for hit in hits if hit.page_start == hit.page_end == 2} == {0.81}
+    assert {hit.ocr_confidence for hit in hits if hit.page_end == 1} == {None}
+    assert assistant.info()["documents"][0]["ocr_pages"] == 1
