@@ -5,6 +5,7 @@ testable without a browser. Every handler checks the user's permission itself: h
 is for convenience, not security, since any event can be called through the API.
 """
 
+import atexit
 import functools
 import html
 import inspect
@@ -86,8 +87,19 @@ class Handlers:
         self.users = users
         self.audit = audit
         self.uploads = assistant.settings.data_dir / "uploads"
-        # Private to this process (mode 0700, a name no one can guess), so no one else can read or plant exports.
-        self.exports = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+        self._exports: Path | None = None
+
+    @property
+    def exports(self) -> Path:
+        """This process's export folder, made on first use and removed at exit.
+
+        Private (mode 0700, a name no one can guess), so no one else can read or plant exports;
+        Gradio serves each file from its own cache, so removing the folder loses nothing.
+        """
+        if self._exports is None:
+            self._exports = Path(tempfile.mkdtemp(prefix="assistant-exports-"))
+            atexit.register(shutil.rmtree, self._exports, ignore_errors=True)
+        return self._exports
 
     # -- who may do what ------------------------------------------------------------------
 

@@ -220,6 +220,9 @@ def running_app(home: Path, config: LoadConfig, deadline: float) -> Iterator[tup
         "ASSISTANT_INDEX_DIR": str(home / "index"),
         "ASSISTANT_HOST": "127.0.0.1",
         "ASSISTANT_PORT": str(port),
+        # Temporary files (exports, Gradio's cache) stay in the run's folder too.
+        "TMPDIR": str(home),
+        "GRADIO_TEMP_DIR": str(home / "gradio"),
         "ASSISTANT_EMBEDDER": config.embedder,
         "ASSISTANT_SAMPLE_COLLECTION": "false",  # the admin uploads the starting collection
     }

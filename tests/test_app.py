@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +22,7 @@ def free_port() -> int:
 
 def start(*args: str, **env: str) -> subprocess.Popen:
     environment = {**os.environ, "ASSISTANT_EMBEDDER": "fake", "ASSISTANT_SAMPLE_COLLECTION": "false", **env}
+    environment |= {"TMPDIR": tempfile.gettempdir(), "GRADIO_TEMP_DIR": tempfile.gettempdir()}  # the test's own
     return subprocess.Popen(
         [sys.executable, str(APP), *args], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

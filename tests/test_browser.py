@@ -41,6 +41,9 @@ def server(tmp_path_factory):
         "ASSISTANT_DATA_DIR": str(home / "data"),
         "ASSISTANT_INDEX_DIR": str(home / "index"),
         "ASSISTANT_PORT": str(port),
+        # Temporary files (exports, Gradio's cache) stay in the run's folder too.
+        "TMPDIR": str(home),
+        "GRADIO_TEMP_DIR": str(home / "gradio"),
         # The fake embedder keeps the test fast; the real one is tested in test_llm_backends.py.
         "ASSISTANT_EMBEDDER": "fake",
         "ASSISTANT_EXTRACTIVE_MIN_SIMILARITY": "0.2",
