@@ -20,7 +20,7 @@ from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileEr
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
 from assistant.llm import build_chat_model, describe
-from assistant.loaders import LOADERS, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
+from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
@@ -204,7 +204,8 @@ class Assistant:
         report = IngestReport()
         files = _expand(paths, report)
         max_bytes = int(self.settings.max_file_mb * 2**20)
-        with self._writing(actor), IsolatedLoader(max_bytes, self.settings.load_timeout) as loader:
+        loading = IsolatedLoader(max_bytes, self.settings.load_timeout, self.settings.data_dir / "ocr-cache")
+        with self._writing(actor), loading as loader:
             snapshot = self._writable_snapshot()
             batch = _Batch(snapshot)
             for done, path in enumerate(files, 1):
@@ -461,7 +462,7 @@ def _expand(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
             for file in found:
-                if file.suffix.lower() in LOADERS:
+                if file.suffix.lower() in SUFFIXES:
                     files.append(file)
                 else:
                     report.failed.append(

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("indexes/default"), description="Directory of the live index.")
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(7860, description="Port the web app listens on.")
-    data_dir: Path = Field(Path("data"), description="Users file, audit log, uploaded files and the sample collection.")
+    data_dir: Path = Field(
+        Path("data"), description="Users file, audit log, uploaded files, the sample collection and the OCR cache."
+    )
     concurrency: int = Field(4, ge=1, description="Requests the app works on at once; the rest queue.")
     sample_collection: bool = Field(True, description="Index the shipped sample documents when the index is empty.")
 
@@ -47,7 +49,10 @@ class Settings(BaseSettings):
 
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
     load_timeout: float = Field(
-        180.0, gt=0, description="Seconds one file may take to be read; one that takes longer is reported and skipped."
+        600.0,
+        gt=0,
+        description="Seconds one file may take to be read, OCR included (about 1.5 s a scanned page on 2 cores); "
+        "one that takes longer is reported and skipped.",
     )
     lock_timeout: float = Field(
         60.0, ge=0, description="Seconds a change to the index waits for another one to finish before giving up."

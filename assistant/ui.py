@@ -505,7 +505,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             as_markdown.click(handlers.export_markdown, note, note_file, api_name="export_markdown")
         with gr.Tab("Admin · الإدارة", elem_id="tab-admin", visible=False) as admin_tab:
             files = gr.File(
-                label="Add documents (PDF, Word, HTML, text) · أضف وثائق",
+                label="Add documents (PDF, Word, HTML, text, scanned images) · أضف وثائق",
                 file_count="multiple",
                 type="filepath",
                 elem_id="upload",

@@ -198,15 +198,19 @@ def test_bad_files_fail_one_by_one_and_the_rest_is_indexed(assistant, corpus, tm
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "fake.pdf").write_bytes(b"MZ\x90\x00 this is an executable")
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.7\n%%EOF garbage")
-    (corpus / "image.jpg").write_bytes(b"\xff\xd8\xff")
+    (corpus / "image.jpg").write_bytes(b"\xff\xd8\xff")  # a JPEG's first bytes, then nothing
+    (corpus / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     (corpus / "binary.txt").write_bytes(bytes(range(256)))
     write_pdf(corpus / "good.pdf", ["تقرير عن اجتماع وزراء الخارجية في الدوحة"])
     report = assistant.ingest([corpus, tmp_path / "missing-folder"])
     reasons = {f.source.rsplit("/", 1)[-1]: f.reason for f in report.failed}
-    assert set(reasons) == {"empty.txt", "fake.pdf", "corrupt.pdf", "image.jpg", "binary.txt", "missing-folder"}
+    assert set(reasons) == {
+        "empty.txt", "fake.pdf", "corrupt.pdf", "image.jpg", "sheet.xlsx", "binary.txt", "missing-folder"
+    }  # fmt: skip
     assert "empty" in reasons["empty.txt"]
     assert "not PDF" in reasons["fake.pdf"]
-    assert "unsupported" in reasons["image.jpg"]
+    assert "not a readable PNG, JPEG or TIFF image" in reasons["image.jpg"]
+    assert "unsupported" in reasons["sheet.xlsx"]
     assert sources(report.added) == ["budget.txt", "football.md", "good.pdf", "kuwait.txt"]
     assert assistant.snapshot().manifest.last_failures == report.failed
     assert assistant.search("وزراء الخارجية في الدوحة", k=1)[0].source.endswith("good.pdf")

@@ -39,7 +39,9 @@ def test_text_utf16_by_bom(tmp_path):
         ("renamed.docx", b"%PDF-1.4 not a zip", "not DOCX"),
         ("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage", "PDF"),
         ("broken.docx", b"PK\x03\x04 broken zip", "Word"),
-        ("image.png", b"\x89PNG", "unsupported file type '.png'"),
+        ("image.png", b"\x89PNG", "not PNG"),  # half a signature
+        ("renamed.jpg", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "not JPG"),
+        ("sheet.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'"),
         ("old.doc", b"\xd0\xcf\x11\xe0", "save it as .docx"),
     ],
 )

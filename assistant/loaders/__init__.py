@@ -10,6 +10,7 @@ import pebble
 from assistant.errors import UnreadableFileError
 from assistant.loaders.base import Extracted, ExtractedPage
 from assistant.loaders.html import load_html
+from assistant.loaders.image import load_image
 from assistant.loaders.metadata import find_date, guess_title
 from assistant.loaders.pdf import load_pdf
 from assistant.loaders.text import load_text
@@ -27,17 +28,32 @@ LOADERS: dict[str, Callable[[Path], Extracted]] = {
     ".md": load_text,
     ".txt": load_text,
 }
-# Magic numbers of the binary formats, so a renamed file is caught before it is parsed.
-_SIGNATURES = {".pdf": (b"%PDF-", 1024), ".docx": (b"PK\x03\x04", 4)}
+# Images are read by OCR, which caches what it reads; they take the cache folder too.
+IMAGE_LOADERS: dict[str, Callable[[Path, Path | None], Extracted]] = {
+    suffix: load_image for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+}
+SUFFIXES = sorted([*LOADERS, *IMAGE_LOADERS])
+_TIFF = (b"II*\x00", b"MM\x00*")
+# Magic numbers of the binary formats, and where they must lie, so a renamed file is caught before it is parsed.
+_SIGNATURES: dict[str, tuple[tuple[bytes, ...], int]] = {
+    ".pdf": ((b"%PDF-",), 1024),
+    ".docx": ((b"PK\x03\x04",), 4),
+    ".png": ((b"\x89PNG\r\n\x1a\n",), 8),
+    ".jpg": ((b"\xff\xd8\xff",), 3),
+    ".jpeg": ((b"\xff\xd8\xff",), 3),
+    ".tif": (_TIFF, 4),
+    ".tiff": (_TIFF, 4),
+}
 _HINTS = {".doc": "save it as .docx", ".rtf": "save it as .docx", ".xlsx": "export it as text"}
 
-__all__ = ["LOADERS", "Extracted", "ExtractedPage", "IsolatedLoader", "check", "load", "to_source_document"]
+__all__ = ["SUFFIXES", "Extracted", "ExtractedPage", "IsolatedLoader", "check", "load", "to_source_document"]
 
 
-def load(path: Path, max_bytes: int) -> Extracted:
+def load(path: Path, max_bytes: int, ocr_cache: Path | None = None) -> Extracted:
     """Read one file into pages of text, or raise UnreadableFileError saying why not."""
     check(path, max_bytes)
-    extracted = LOADERS[path.suffix.lower()](path)
+    suffix = path.suffix.lower()
+    extracted = IMAGE_LOADERS[suffix](path, ocr_cache) if suffix in IMAGE_LOADERS else LOADERS[suffix](path)
     if not any(page.text.strip() for page in extracted.pages):
         notes = {page.note for page in extracted.pages if page.note}
         raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
@@ -55,15 +71,16 @@ class IsolatedLoader:
     and the loaders it runs are already imported here and use none of the parent's threads.
     """
 
-    def __init__(self, max_bytes: int, seconds: float) -> None:
+    def __init__(self, max_bytes: int, seconds: float, ocr_cache: Path | None = None) -> None:
         self.max_bytes = max_bytes
         self.seconds = seconds
+        self.ocr_cache = ocr_cache
         self._pool: pebble.ProcessPool | None = None
 
     def load(self, path: Path) -> Extracted:
         if self._pool is None:
             self._pool = pebble.ProcessPool(max_workers=1, context=multiprocessing.get_context("fork"))
-        future = self._pool.schedule(load, args=(path, self.max_bytes), timeout=self.seconds)
+        future = self._pool.schedule(load, args=(path, self.max_bytes, self.ocr_cache), timeout=self.seconds)
         try:
             return future.result()
         except TimeoutError:
@@ -92,9 +109,9 @@ class IsolatedLoader:
 def check(path: Path, max_bytes: int) -> None:
     """Refuse a file by type, size and magic number, reading no more than its first kilobyte."""
     suffix = path.suffix.lower()
-    if suffix not in LOADERS:
+    if suffix not in SUFFIXES:
         hint = f" ({_HINTS[suffix]})" if suffix in _HINTS else ""
-        kinds = ", ".join(sorted(LOADERS))
+        kinds = ", ".join(SUFFIXES)
         raise UnreadableFileError(f"unsupported file type '{suffix or path.name}'{hint}; supported: {kinds}")
     try:
         size = path.stat().st_size
@@ -110,8 +127,8 @@ def check(path: Path, max_bytes: int) -> None:
             "set by ASSISTANT_MAX_FILE_MB)"
         )
     if suffix in _SIGNATURES:
-        magic, within = _SIGNATURES[suffix]
-        if magic not in head[:within]:
+        magics, within = _SIGNATURES[suffix]
+        if not any(magic in head[:within] for magic in magics):
             raise UnreadableFileError(f"the content is not {suffix[1:].upper()}, whatever its name says")
 
 
