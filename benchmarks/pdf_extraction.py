@@ -4,8 +4,11 @@ Run: python benchmarks/pdf_extraction.py [SHARED_PDF_DIR]
 
 For files with a reference (tabula's expected cells, docling's ground truth, pypdf's habibi
 text) it prints how much of the reference each method recovers; for the Saudi laws, which have
-none, the mean page quality score. Methods: each extractor raw, each after `repair`, and the
-pipeline the product uses (pypdf, falling back per page to pypdfium2).
+none, the mean page quality score (the length-weighted share of real words; the pipeline's
+scores the text it serves, none for a page it finds unreadable). Methods: each
+extractor raw, each after `repair`, and the pipeline the product uses (pypdf, falling back per
+page to pypdfium2). Last, for the Egyptian laws, each page as the pipeline reads it: the quality
+of pypdf's raw text, the extractor kept and its quality after repair, and the page's note.
 """
 
 import difflib
@@ -87,6 +90,13 @@ def main(root: Path) -> None:
             pages = read(root / name)
             row.append(f"{sum(quality(t) for t in pages) / max(1, len(pages)):.2f} q")
         print(f"{name:48} " + " ".join(f"{r:>17}" for r in row))
+    print("per page (egypt laws): raw pypdf quality -> pipeline extractor and quality, note")
+    for path in sorted((root / "arabic-egypt-laws-dev").glob("*.pdf")):
+        raw = pypdf_pages(path)
+        for page in load_pdf(path).pages:
+            before = quality(raw[page.number - 1])
+            after = f"{page.extractor:9} {page.quality:.2f}"
+            print(f"{path.name:32} p{page.number:<3} {before:.2f} -> {after}  {page.note or ''}")
 
 
 if __name__ == "__main__":

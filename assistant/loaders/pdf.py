@@ -1,16 +1,21 @@
 """PDF pages to text: pypdf first, repaired; pypdfium2 where pypdf's text of a page is poor.
 
 Arabic PDFs break text extraction in known ways: glyphs stored as presentation forms, lines
-written in visual (left-to-right) word order with Arabic-Indic digit runs reversed, and
-lam-alef ligatures decomposed in the wrong order. `repair` undoes what can be undone;
-`quality` scores what is left, so that a page can be read again by the other extractor and
-the better reading kept. The choice of pypdfium2 as the second extractor was measured with
-benchmarks/pdf_extraction.py on ../shared/data/pdf (see the README).
+written in visual (left-to-right) word order, Arabic-Indic digit runs reversed, brackets
+mirrored, lam-alef ligatures decomposed in the wrong order, Arabic in a legacy code page read
+as Latin, and fonts whose glyphs map to no letters at all. `repair` undoes what can be undone,
+deciding word and digit order by evidence (assistant/loaders/arabic_text.py), never by the look
+of a line; `quality` scores what is left, so that a page can be read again by the other
+extractor and the better reading kept. A page that stays unreadable is not served as text: it
+keeps its score and a note that it needs OCR. The choice of pypdfium2 as the second extractor
+was measured with benchmarks/pdf_extraction.py on ../shared/data/pdf (see the README).
 """
 
 import logging
+import math
 import re
 from collections.abc import Callable
+from itertools import groupby
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,25 +23,47 @@ import pypdf
 import pypdfium2
 
 from assistant.errors import UnreadableFileError
+from assistant.loaders.arabic_text import (
+    digit_evidence,
+    order_evidence,
+    quality,
+    redecode_legacy,
+    reverse_digit_runs,
+    unify_arabic_letters,
+    words_judged,
+)
 from assistant.loaders.base import Extracted, ExtractedPage
 from assistant.textnorm import detect_language, fold_presentation_forms
 
 # Below this a page is read again by the second extractor.
 GOOD_ENOUGH = 0.9
+# Below this a page's text layer is not words (glyph codes, mojibake, a broken font map): it is
+# not indexed, and is marked for OCR; unless it has too few words to tell.
+READABLE = 0.5
+_WORDS_TO_TELL = 5
+# Word-order evidence (log-odds) a page needs to decide alone; below it the document's decides.
+_ORDER_MARGIN = 2.0
+# Presentation forms say something of a page's producer, too little to decide on (the Egyptian
+# gazette has them and is in logical order). In ../shared/data/pdf, 5 of the 6 Arabic documents
+# whose pypdf text has them are in visual order, and none of the 13 readings (pypdf's or
+# pdfium's) without them is: as log-odds with add-one smoothing, about one toward visual with
+# them, two and a half toward logical without. A few lines of word evidence outweigh that; it
+# settles pages of a line or two.
+_PRIOR_WITH_FORMS = math.log((1 + 1) / (5 + 1))
+_PRIOR_WITHOUT_FORMS = math.log((13 + 1) / (0 + 1))
+NEEDS_OCR = "needs OCR"
 
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 _PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
 _ARABIC = re.compile("[\u0600-\u06ff]")
-_ARABIC_INDIC_RUN = re.compile("[\u0660-\u0669\u06f0-\u06f9]{2,}")
-_SENTENCE_END = re.compile("[.:!؟?،؛]$")
-# Tokens that begin Arabic clauses and rarely end a line: a line ending in one is reversed.
-_LEADING_WORDS = set("في من على إلى الى عن مع أن ان إن هل و أو ثم بين حتى لا".split())
-# pdfium writes the lam-alef ligatures as alef + lam; these sequences never occur otherwise.
-_LAM_ALEF_FIXES = {"اإل": "الإ", "األ": "الأ", "اآل": "الآ"}
-# A token mixing Arabic letters with ASCII symbols or letters is a broken glyph mapping.
-_JUNK_TOKEN = re.compile(r"(?=\S*[\u0621-\u064a])(?=\S*[A-Za-z()'#$%@\[\]{}<>|\\^~])\S+")
-_BAD_CHARS = re.compile("[\ufffd\ue000-\uf8ff\x00-\x08\x0b\x0c\x0e-\x1f]")
-_COMMON_ARABIC = set("في من على إلى الى عن أن ان التي الذي مع هذا هذه ما لا كان و أو كما بين ذلك قد".split())
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_DIGITS = re.compile(r"\d")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u066e-\u06d3]")
+_BRACKETS = re.compile("[()]")
+_SWAPPED_BRACKETS = str.maketrans("()", ")(")
+# pdfium writes the lam-alef ligatures as alef + lam; these sequences never occur otherwise
+# (two alefs in a row, the last one "اال", are not Arabic spelling either).
+_LAM_ALEF_FIXES = {"اإل": "الإ", "األ": "الأ", "اآل": "الآ", "اال": "الا"}
 
 T = TypeVar("T")
 
@@ -46,21 +73,23 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 def load_pdf(path: Path) -> Extracted:
     """Read every page, keeping for each the better of the available extractions."""
     reader = _open(path)
-    second: pypdfium2.PdfDocument | None = None
+    first = repair_pages([_safe(page.extract_text, "") for page in reader.pages])
+    scores = [quality(text) for text in first]
+    poor = [index for index, score in enumerate(scores) if score < GOOD_ENOUGH]
+    second = dict(zip(poor, repair_pages(_read_with_pdfium(path, poor)), strict=True)) if poor else {}
     pages = []
     for index, page in enumerate(reader.pages):
-        candidates = [_read_with_pypdf(page)]
-        if quality(candidates[0][0]) < GOOD_ENOUGH:
-            second = second or pypdfium2.PdfDocument(str(path))
-            candidates.append(_read_with_pdfium(second, index))
-        text, extractor = max(candidates, key=lambda c: quality(c[0]))
+        text, score, extractor = first[index], scores[index], "pypdf"
+        if index in second and (other := quality(second[index])) > score:
+            text, score, extractor = second[index], other, "pypdfium2"
         note = None
         if not text.strip():
             has_images = _safe(lambda: len(page.images) > 0, False)  # noqa: B023  # called at once
-            note = "no text layer (a scanned image?): needs OCR" if has_images else "empty page"
-        pages.append(ExtractedPage(index + 1, text, quality(text), extractor, note))
-    if second is not None:
-        second.close()
+            note = f"no text layer (a scanned image?): {NEEDS_OCR}" if has_images else "empty page"
+        elif score < READABLE and words_judged(text) >= _WORDS_TO_TELL:
+            note = f"unreadable text layer (quality {score:.2f}: {_what_is_wrong(text)}): {NEEDS_OCR}"
+            text = ""
+        pages.append(ExtractedPage(index + 1, text, score, extractor, note))
     title = _safe(lambda: (reader.metadata.title or "").strip() if reader.metadata else "", "")
     return Extracted(format="pdf", pages=pages, title=title or None)
 
@@ -79,67 +108,111 @@ def _open(path: Path) -> pypdf.PdfReader:
     return reader
 
 
-def _read_with_pypdf(page: pypdf.PageObject) -> tuple[str, str]:
-    return repair(_safe(page.extract_text, "")), "pypdf"
+def _read_with_pdfium(path: Path, indexes: list[int]) -> list[str]:
+    document = _safe(lambda: pypdfium2.PdfDocument(str(path)), None)
+    if document is None:
+        return ["" for _ in indexes]
+
+    def read(index: int) -> str:
+        return str(document[index].get_textpage().get_text_range()).replace("\r\n", "\n").replace("\r", "\n")
+
+    try:
+        return [_safe(lambda: read(index), "") for index in indexes]  # noqa: B023  # called at once
+    finally:
+        document.close()
 
 
-def _read_with_pdfium(document: pypdfium2.PdfDocument, index: int) -> tuple[str, str]:
-    def read() -> str:
-        textpage = document[index].get_textpage()
-        return str(textpage.get_text_range())
-
-    return repair(_safe(read, "").replace("\r\n", "\n").replace("\r", "\n")), "pypdfium2"
+def _what_is_wrong(text: str) -> str:
+    """What most of an unreadable text layer is made of, for the note."""
+    counts = {
+        "glyph codes, not words": len(_DIGITS.findall(text)),
+        "Latin letters that form no words: a font without a text map, or a legacy code page": len(_LATIN.findall(text)),
+        "Arabic letters that form no words: a broken font map": len(_ARABIC_LETTER.findall(text)),
+    }
+    return max(counts, key=counts.__getitem__)
 
 
 def repair(text: str) -> str:
     """Undo the known Arabic extraction faults in one page of text."""
-    text = _HORIZONTAL_SPACE.sub(" ", text)
-    visual = _looks_visual(text)
+    return repair_pages([text])[0]
+
+
+def repair_pages(pages: list[str]) -> list[str]:
+    """Undo the known Arabic extraction faults in the pages of one document.
+
+    Word order and digit order are decided on each page's evidence; where a page has too
+    little (a line or two), on the document's, since one producer wrote all its pages.
+    """
+    spaced = [_HORIZONTAL_SPACE.sub(" ", text) for text in pages]
+    shaped = [bool(_PRESENTATION_FORMS.search(text)) for text in spaced]
+    cleaned = [_clean(text) for text in spaced]
+    order = [order_evidence(text) for text in cleaned]
+    digits = [sum(digit_evidence(line) for line in text.split("\n")) for text in cleaned]
+    document_order, document_digits = sum(order), sum(digits)
+    repaired = []
+    for text, page_order, page_digits, forms in zip(cleaned, order, digits, shaped, strict=True):
+        evidence = page_order if abs(page_order) >= _ORDER_MARGIN else document_order
+        visual = evidence + (_PRIOR_WITH_FORMS if forms else _PRIOR_WITHOUT_FORMS) < 0
+        lines = [_arrange(line, visual, page_digits or document_digits) for line in text.split("\n")]
+        repaired.append("\n".join(lines).strip())
+    return repaired
+
+
+def _clean(text: str) -> str:
+    """Undo what does not depend on reading order: code page, glyph forms, letter variants."""
+    redecoded = redecode_legacy(text)
+    if redecoded != text and quality(redecoded) > quality(text):
+        text = redecoded
     text = fold_presentation_forms(text)
     for wrong, right in _LAM_ALEF_FIXES.items():
         text = text.replace(wrong, right)
-    lines = [line.strip() for line in text.split("\n")]
-    if visual:
-        lines = [_reverse_visual_line(line) for line in lines]
-    return "\n".join(_fix_mirrored_punctuation(line) for line in lines).strip()
+    return "\n".join(line.strip() for line in unify_arabic_letters(text).split("\n"))
 
 
-def _looks_visual(text: str) -> bool:
-    """Whether the page's Arabic lines are in visual (reversed) word order."""
-    visual = logical = 0
-    for line in text.split("\n"):
-        tokens = line.split()
-        if len(tokens) < 2 or detect_language(fold_presentation_forms(line)) != "ar":
-            continue
-        if _PRESENTATION_FORMS.search(line):
-            visual += 1  # pre-shaped glyphs are laid out, and so extracted, left to right
-        first_bare = fold_presentation_forms(tokens[0])
-        last_bare = fold_presentation_forms(tokens[-1])
-        # A word with sentence-final punctuation that opens a line was read backwards.
-        backwards_end = bool(_ARABIC.search(first_bare) and _SENTENCE_END.search(first_bare))
-        visual += (last_bare in _LEADING_WORDS) + backwards_end
-        logical += (first_bare in _LEADING_WORDS) + bool(_SENTENCE_END.search(last_bare))
-    return visual > logical
-
-
-def _reverse_visual_line(line: str) -> str:
-    if detect_language(line) != "ar":
+def _arrange(line: str, visual: bool, other_digits: int) -> str:
+    """One line in reading order: words (if the page is visual), digit runs, then punctuation."""
+    language = detect_language(line)
+    if language == "en":
         return line
-    tokens = line.split(" ")[::-1]
-    return " ".join(_ARABIC_INDIC_RUN.sub(lambda m: m.group()[::-1], t) for t in tokens)
+    if visual and language == "ar":
+        line = _reverse_words(line)
+    # A line's own numbers decide first; a line with none that tell follows its page, or document.
+    votes = digit_evidence(line) or other_digits
+    if votes < 0 or (votes == 0 and visual):  # visual lines carry reversed runs (measured on the Saudi laws)
+        line = reverse_digit_runs(line)
+    return _unmirror(line) if language == "ar" else line
 
 
-def _fix_mirrored_punctuation(line: str) -> str:
+def _reverse_words(line: str) -> str:
+    """A visual-order line read right to left; a run of Latin words in it still reads left to right."""
+    runs = groupby(
+        reversed(line.split(" ")), key=lambda token: bool(_LATIN.search(token) and not _ARABIC.search(token))
+    )
+    return " ".join(" ".join(reversed(list(run)) if latin else run) for latin, run in runs)
+
+
+def _unmirror(line: str) -> str:
     """Put back punctuation that bidi-unaware extraction left on the wrong side of a word.
 
-    In a logical-order Arabic line ")رقم" is "(رقم", "وتاريخ(" is "وتاريخ)" and ".هـ" is "هـ.".
+    In a logical-order Arabic line ") الموافق (" is "( الموافق )": brackets that pair only when
+    swapped are swapped. Within a word, ")رقم" is "(رقم", "وتاريخ(" is "وتاريخ)" and ".هـ" is "هـ."
+    (the bracket's partner may be on another line).
     """
-    if detect_language(line) != "ar":
-        return line
-    return " ".join(_unmirror(token) for token in line.split(" "))
+    if not _paired(line) and _paired(line.translate(_SWAPPED_BRACKETS)):
+        line = line.translate(_SWAPPED_BRACKETS)
+    return " ".join(_unmirror_word(token) for token in line.split(" "))
 
 
-def _unmirror(token: str) -> str:
+def _paired(line: str) -> bool:
+    depth = 0
+    for bracket in _BRACKETS.findall(line):
+        depth += 1 if bracket == "(" else -1
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _unmirror_word(token: str) -> str:
     if len(token) < 2 or not _ARABIC.search(token):
         return token
     if token[0] == ")":
@@ -149,25 +222,6 @@ def _unmirror(token: str) -> str:
     if token[0] in ".،:؛" and _ARABIC.match(token[1]):
         token = token[1:] + token[0]
     return token
-
-
-def quality(text: str) -> float:
-    """0 (unusable) to 1 (clean): broken glyph mappings, junk characters, unknown words."""
-    if not text.strip():
-        return 0.0
-    bad_chars = len(_BAD_CHARS.findall(text)) / len(text)
-    arabic_tokens = [t for t in text.split() if _ARABIC.search(t)]
-    if not arabic_tokens:
-        return round(max(0.0, 1 - 5 * bad_chars), 3)
-    junk = sum(1 for t in arabic_tokens if _JUNK_TOKEN.fullmatch(t)) / len(arabic_tokens)
-    score = max(0.0, 1 - 3 * junk - 5 * bad_chars)
-    prose = [t for line in text.splitlines() if len(line.split()) >= 6 for t in line.split() if _ARABIC.search(t)]
-    if len(prose) >= 40:
-        # Running Arabic prose is about a fifth function words; garbled text has few.
-        # Tables and lists (short lines) are left out: they have few function words anyway.
-        common = sum(1 for t in prose if t.strip(".,:،؛؟!«»()") in _COMMON_ARABIC)
-        score *= min(1.0, common / len(prose) / 0.08)
-    return round(score, 3)
 
 
 def _safe(read: Callable[[], T], default: T) -> T:
