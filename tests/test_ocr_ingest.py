@@ -38,3 +38,42 @@ def test_without_tesseract_an_image_is_refused_with_the_install_command(settings
     assert len(report.added) == 1
     (failure,) = report.failed
     assert "apt-get install tesseract-ocr tesseract-ocr-ara" in failure.reason
+
+
+def test_a_scanned_pdf_and_a_scan_with_only_a_footer_text_layer_are_read_by_ocr(settings, tmp_path):
+    from fpdf import FPDF
+
+    from tests.test_ocr import ENGLISH, scanned_pdf
+
+    arabic, english = page_images(tmp_path, [ARABIC, ENGLISH])
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    scanned_pdf(folder / "scan.pdf", [arabic, english])
+    arabic.save(tmp_path / "page.png")
+    circular = FPDF()  # the law-323 kind: an image of Arabic text under an English web-address footer
+    circular.add_page()
+    circular.image(str(tmp_path / "page.png"), x=0, y=0, w=210, h=297)
+    circular.set_font("helvetica", size=8)
+    circular.text(10, 292, "WWW.ETA.GOV.EG  facebook.com/ETA")
+    circular.output(str(folder / "circular.pdf"))
+    assistant = Assistant(settings)
+    report = assistant.ingest([folder])
+    assert not report.failed
+    documents = {d["source"].rsplit("/", 1)[-1]: d for d in assistant.info()["documents"]}
+    assert documents["scan.pdf"]["ocr_pages"] == 2
+    assert documents["circular.pdf"]["ocr_pages"] == 1
+    hits = assistant.search("تلغى الإعفاءات من الضرائب والرسوم", k=3)
+    assert {hit.source.rsplit("/", 1)[-1] for hit in hits[:2]} == {"scan.pdf", "circular.pdf"}
+    assert all(hit.ocr_confidence for hit in hits[:2])
+    assert assistant.search("foreign ministers met in Washington", k=1)[0].page_start == 2
+
+
+def test_without_tesseract_a_scanned_page_is_reported_with_the_install_command(settings, tmp_path, monkeypatch):
+    from tests.test_ocr import scanned_pdf
+
+    (arabic,) = page_images(tmp_path, [ARABIC])
+    scanned_pdf(tmp_path / "scan.pdf", [arabic])
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (failure,) = Assistant(settings).ingest([tmp_path / "scan.pdf"]).failed
+    assert "needs OCR" in failure.reason
+    assert "apt-get install tesseract-ocr tesseract-ocr-ara" in failure.reason

@@ -21,18 +21,18 @@ from assistant.types import PageInfo, SourceDocument
 PAGE_SEPARATOR = "\n\n"
 
 LOADERS: dict[str, Callable[[Path], Extracted]] = {
-    ".pdf": load_pdf,
     ".docx": load_docx,
     ".html": load_html,
     ".htm": load_html,
     ".md": load_text,
     ".txt": load_text,
 }
-# Images are read by OCR, which caches what it reads; they take the cache folder too.
-IMAGE_LOADERS: dict[str, Callable[[Path, Path | None], Extracted]] = {
-    suffix: load_image for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+# Formats that may need OCR, which caches what it reads: they take the cache folder too.
+OCR_LOADERS: dict[str, Callable[[Path, Path | None], Extracted]] = {
+    ".pdf": load_pdf,
+    **{suffix: load_image for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff")},
 }
-SUFFIXES = sorted([*LOADERS, *IMAGE_LOADERS])
+SUFFIXES = sorted([*LOADERS, *OCR_LOADERS])
 _TIFF = (b"II*\x00", b"MM\x00*")
 # Magic numbers of the binary formats, and where they must lie, so a renamed file is caught before it is parsed.
 _SIGNATURES: dict[str, tuple[tuple[bytes, ...], int]] = {
@@ -53,7 +53,7 @@ def load(path: Path, max_bytes: int, ocr_cache: Path | None = None) -> Extracted
     """Read one file into pages of text, or raise UnreadableFileError saying why not."""
     check(path, max_bytes)
     suffix = path.suffix.lower()
-    extracted = IMAGE_LOADERS[suffix](path, ocr_cache) if suffix in IMAGE_LOADERS else LOADERS[suffix](path)
+    extracted = OCR_LOADERS[suffix](path, ocr_cache) if suffix in OCR_LOADERS else LOADERS[suffix](path)
     if not any(page.text.strip() for page in extracted.pages):
         notes = {page.note for page in extracted.pages if page.note}
         raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))

@@ -15,6 +15,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 from typing import TypeVar
@@ -33,7 +34,9 @@ from assistant.loaders.arabic_text import (
     words_judged,
 )
 from assistant.loaders.base import Extracted, ExtractedPage
+from assistant.loaders.ocr import ocr_pdf, tesseract_missing
 from assistant.textnorm import detect_language, fold_presentation_forms
+from assistant.types import OCR_ENGINE
 
 # Below this a page is read again by the second extractor.
 GOOD_ENOUGH = 0.9
@@ -52,6 +55,11 @@ _ORDER_MARGIN = 2.0
 _PRIOR_WITH_FORMS = math.log((1 + 1) / (5 + 1))
 _PRIOR_WITHOUT_FORMS = math.log((13 + 1) / (0 + 1))
 NEEDS_OCR = "needs OCR"
+# A page mostly covered by images whose text layer has fewer words than this is read by OCR too
+# (the text layer of such a scan is a footer or a stamp: the law-323 circular's is its web address).
+_FOOTER_WORDS = 40
+# Below this mean word confidence an OCR page carries a note asking to check it against the original.
+_CONFIDENT = 0.6
 
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 _PRESENTATION_FORMS = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
@@ -70,8 +78,8 @@ T = TypeVar("T")
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load_pdf(path: Path) -> Extracted:
-    """Read every page, keeping for each the better of the available extractions."""
+def load_pdf(path: Path, ocr_cache: Path | None = None) -> Extracted:
+    """Read every page, keeping for each the better of the available extractions; OCR where none is."""
     reader = _open(path)
     first = repair_pages([_safe(page.extract_text, "") for page in reader.pages])
     scores = [quality(text) for text in first]
@@ -91,7 +99,55 @@ def load_pdf(path: Path) -> Extracted:
             text = ""
         pages.append(ExtractedPage(index + 1, text, score, extractor, note))
     title = _safe(lambda: (reader.metadata.title or "").strip() if reader.metadata else "", "")
-    return Extracted(format="pdf", pages=pages, title=title or None)
+    return Extracted(format="pdf", pages=_read_by_ocr(path, pages, ocr_cache), title=title or None)
+
+
+def _read_by_ocr(path: Path, pages: list[ExtractedPage], cache: Path | None) -> list[ExtractedPage]:
+    """Pages without readable text, and scans whose text layer is only a footer, read by Tesseract."""
+    unread = {p.number for p in pages if (p.note or "").endswith(NEEDS_OCR)}
+    overlaid = _mostly_image(path, [p.number for p in pages if p.number not in unread and _few_words(p.text)])
+    if not unread and not overlaid:
+        return pages
+    if (missing := tesseract_missing()) is not None:
+        return [replace(p, note=f"{p.note}; {missing}") if p.number in unread else p for p in pages]
+    read = {page.number: page for page in ocr_pdf(path, sorted(unread | overlaid), cache)}
+    result = []
+    for page in pages:
+        ocr = read.get(page.number)
+        if ocr is None or (page.number in overlaid and len(ocr.text.split()) <= len(page.text.split())):
+            result.append(page)  # not read again, or the text layer said as much as the image
+        elif ocr.error or not ocr.text.strip():
+            result.append(replace(page, note=f"{page.note or 'a scanned page'}; OCR: {ocr.error or 'no text found'}"))
+        else:
+            note = None if ocr.confidence >= _CONFIDENT else f"OCR confidence {ocr.confidence:.2f}: check the original"
+            result.append(ExtractedPage(page.number, ocr.text, ocr.confidence, OCR_ENGINE, note))
+    return result
+
+
+def _few_words(text: str) -> bool:
+    return len(text.split()) < _FOOTER_WORDS
+
+
+def _mostly_image(path: Path, numbers: list[int]) -> set[int]:
+    """Which of these pages are mostly covered by images: a scan with a text layer of a line or two."""
+    if not numbers:
+        return set()
+    document = _safe(lambda: pypdfium2.PdfDocument(str(path)), None)
+    if document is None:
+        return set()
+    try:
+        return {number for number in numbers if _safe(lambda: _image_share(document[number - 1]), 0.0) >= 0.5}  # noqa: B023
+    finally:
+        document.close()
+
+
+def _image_share(page: pypdfium2.PdfPage) -> float:
+    width, height = page.get_size()
+    covered = 0.0
+    for item in page.get_objects(filter=[pypdfium2.raw.FPDF_PAGEOBJ_IMAGE]):
+        left, bottom, right, top = item.get_bounds()
+        covered += (right - left) * (top - bottom)
+    return min(1.0, covered / (width * height)) if width and height else 0.0
 
 
 def _open(path: Path) -> pypdf.PdfReader:
