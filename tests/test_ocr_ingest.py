@@ -1,6 +1,5 @@
 """Scanned images as documents: indexed through OCR, found by an Arabic query, marked as OCR."""
 
-
 from assistant.service import Assistant
 from tests.test_ocr import ARABIC, needs_tesseract, page_images
 
