@@ -1,6 +1,9 @@
 """Scanned images as documents: indexed through OCR, found by an Arabic query, marked as OCR."""
 
+import pytest
+
 from assistant.service import Assistant
+from assistant.textnorm import normalize
 from tests.test_ocr import ARABIC, needs_tesseract, page_images
 
 pytestmark = needs_tesseract
@@ -76,3 +79,23 @@ def test_without_tesseract_a_scanned_page_is_reported_with_the_install_command(s
     (failure,) = Assistant(settings).ingest([tmp_path / "scan.pdf"]).failed
     assert "needs OCR" in failure.reason
     assert "apt-get install tesseract-ocr tesseract-ocr-ara" in failure.reason
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "ocr_pages", "phrase"),
+    [
+        ("law-323-efatora8.pdf", 2, "رئيس مصلحة الضرائب المصرية"),  # an image under an English footer layer
+        ("law_no._159_for_2023.pdf", 1, "الجريدة الرسمية"),  # a text layer of glyph codes
+        ("law-160-2023-wezary.pdf", 1, "الضريبة على القيمة المضافة"),  # image only
+        ("law_no.1-2007.pdf", 1, "قانون الضريبة على الدخل"),  # image only
+    ],
+)
+def test_the_dev_laws_that_need_ocr_are_indexed_from_it_and_found(shared, settings, name, ocr_pages, phrase):
+    assistant = Assistant(settings)
+    assert assistant.ingest([shared / "data/pdf/arabic-egypt-laws-dev" / name]).added
+    (document,) = assistant.info()["documents"]
+    assert document["ocr_pages"] == ocr_pages
+    hit = assistant.search(phrase, k=1)[0]
+    assert normalize(phrase) in normalize(hit.text)
+    assert hit.ocr_confidence is not None
