@@ -108,7 +108,7 @@ def test_legacy_code_page_pdf_is_read_as_arabic(tmp_path):
 
 def test_unreadable_page_is_not_served_but_the_rest_of_the_file_is(tmp_path):
     path = write_pdf(tmp_path / "mixed.pdf", [LAW, "\n".join([GLYPH_CODES] * 12)])
-    first, second = load_pdf(path).pages
+    first, second = load_pdf(path, ocr=False).pages
     assert squash(first.text) == LAW
     assert first.quality >= 0.9
     assert second.text == ""
@@ -169,7 +169,7 @@ def test_logical_order_gazette_is_not_reversed_and_its_digits_are_fixed(pdf_dir)
 
 @pytest.mark.shared
 def test_glyph_id_text_layer_is_not_served_as_text(pdf_dir):
-    (page,) = load_pdf(pdf_dir / "arabic-egypt-laws-dev/law_no._159_for_2023.pdf").pages
+    (page,) = load_pdf(pdf_dir / "arabic-egypt-laws-dev/law_no._159_for_2023.pdf", ocr=False).pages
     assert page.text == ""
     assert page.quality < 0.05
     assert page.note is not None
@@ -179,14 +179,14 @@ def test_glyph_id_text_layer_is_not_served_as_text(pdf_dir):
 @pytest.mark.shared
 def test_scans_are_marked_for_ocr_and_honestly_scored(pdf_dir):
     for name in ["law-160-2023-wezary.pdf", "law_no.1-2007.pdf"]:
-        (page,) = load_pdf(pdf_dir / "arabic-egypt-laws-dev" / name).pages
+        (page,) = load_pdf(pdf_dir / "arabic-egypt-laws-dev" / name, ocr=False).pages
         assert (page.text, page.quality) == ("", 0.0)
         assert page.note == f"no text layer (a scanned image?): {NEEDS_OCR}"
 
 
 @pytest.mark.shared
 def test_garbled_font_map_scores_low(pdf_dir):
-    garbled = load_pdf(pdf_dir / "arabic-docling-rtl/right_to_left_02.pdf").pages[0]
+    garbled = load_pdf(pdf_dir / "arabic-docling-rtl/right_to_left_02.pdf", ocr=False).pages[0]
     clean = load_pdf(pdf_dir / "arabic-docling-rtl/right_to_left_01.pdf").pages[0]
     assert garbled.quality < READABLE < 0.75 < clean.quality
     assert garbled.text == ""  # most of its "words" are not words: OCR, not this text layer

@@ -78,8 +78,11 @@ T = TypeVar("T")
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load_pdf(path: Path, ocr_cache: Path | None = None) -> Extracted:
-    """Read every page, keeping for each the better of the available extractions; OCR where none is."""
+def load_pdf(path: Path, ocr_cache: Path | None = None, ocr: bool = True) -> Extracted:
+    """Read every page, keeping for each the better of the available extractions; OCR where none is.
+
+    With ocr=False, the text layers alone: pages that need OCR keep their note and no text.
+    """
     reader = _open(path)
     first = repair_pages([_safe(page.extract_text, "") for page in reader.pages])
     scores = [quality(text) for text in first]
@@ -99,7 +102,7 @@ def load_pdf(path: Path, ocr_cache: Path | None = None) -> Extracted:
             text = ""
         pages.append(ExtractedPage(index + 1, text, score, extractor, note))
     title = _safe(lambda: (reader.metadata.title or "").strip() if reader.metadata else "", "")
-    return Extracted(format="pdf", pages=_read_by_ocr(path, pages, ocr_cache), title=title or None)
+    return Extracted(format="pdf", pages=_read_by_ocr(path, pages, ocr_cache) if ocr else pages, title=title or None)
 
 
 def _read_by_ocr(path: Path, pages: list[ExtractedPage], cache: Path | None) -> list[ExtractedPage]:
