@@ -12,17 +12,21 @@ Run: python benchmarks/ocr_quality.py [SHARED_PDF_DIR] [--truth DIR] [--tesseroc
   whose layer has broken glyphs, but equally so for every setting). Words are compared after
   the keyword normalisation, as search sees them.
 - One setting is varied at a time from the product's (scans at their own resolution, other
-  pages at 300 dpi, psm 3, languages by script): languages `ara`, `ara+eng`; psm 4 and 6;
-  every page at 300 dpi (scans resampled); 200 dpi for pages that are not scans.
+  pages at 200 dpi, psm 3, languages by script): languages `ara`, `ara+eng`; psm 4 and 6;
+  300 dpi for pages that are not scans; every page at 300 dpi (scans resampled too).
+- Digits (Arabic-Indic and 0-9) and a two-column page (psm 3, 4, 6) made here with fpdf2.
 - Speed: rendering seconds per page; Tesseract CPU seconds per page (children's user+sys, which a
   busy machine does not inflate much); and a 48-page law read end to end on all cores, cold and
-  from the cache.
+  from the cache, both as text pages and printed to a 200-dpi scan, with the share of the
+  machine that other processes took meanwhile (wall times mean little on a shared machine).
 - `--tesserocr`: the same pages through tesserocr, if it is importable (it is not a dependency:
   `pip install --target /tmp/t tesserocr` and PYTHONPATH=/tmp/t), against Debian's binary.
 """
 
 import argparse
 import contextlib
+import difflib
+import os
 import re
 import resource
 import sys
@@ -34,11 +38,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pypdfium2
+from fpdf import FPDF
 
 from assistant.loaders import ocr
 from assistant.loaders.ocr import OcrSettings, ocr_pdf, tesseract_missing
 from assistant.loaders.pdf import load_pdf
-from assistant.sample import write_pdf
+from assistant.sample import FONT, write_pdf
 from assistant.textnorm import normalize
 
 # (folder, file, pages, script) read as scans; the reference is the text layer.
@@ -58,8 +63,8 @@ VARIANTS = {
     "languages ara+eng": (replace(PRODUCT, languages="ara+eng"), True),
     "psm 4": (replace(PRODUCT, psm=4), True),
     "psm 6": (replace(PRODUCT, psm=6), True),
-    "every page at 300 dpi": (PRODUCT, False),
-    "200 dpi (pages not scans)": (replace(PRODUCT, dpi=200), True),
+    "300 dpi (pages not scans)": (replace(PRODUCT, dpi=300), True),
+    "every page at 300 dpi": (replace(PRODUCT, dpi=300), False),
 }
 _INVISIBLE = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u0640\u064b-\u0652\u0670]")
 _NOT_LETTER = re.compile(r"[^\u0621-\u064aA-Za-z]")
@@ -203,6 +208,42 @@ def digits() -> None:
     print()
 
 
+def columns() -> None:
+    """Two-column pages, Arabic (right column first) and English, in three type sizes."""
+    print("## Two columns: pages read column by column (≥95% of the words in reading order)\n")
+    texts = {
+        "Arabic": (
+            "يعمل بالدليل الإرشادي المرافق في شأن الضريبة على القيمة المضافة للخدمات الرقمية. " * 4,
+            "تلغى الإعفاءات من الضرائب والرسوم المقررة لجهات الدولة في الأنشطة الاقتصادية. " * 4,
+        ),
+        "English": (
+            "The foreign ministers of the Global Coalition met in Washington and agreed to act. " * 4,
+            "Speakers said that social media companies must do more to remove extremist content. " * 4,
+        ),
+    }
+    in_order: Counter[int] = Counter()
+    with tempfile.TemporaryDirectory() as folder:
+        for size in (9, 11, 13):
+            for language, (first, second) in texts.items():
+                pdf = FPDF()
+                pdf.add_font("dejavu", fname=str(FONT))
+                pdf.set_font("dejavu", size=size)
+                pdf.set_text_shaping(True)
+                pdf.add_page()
+                arabic = language == "Arabic"
+                for x, text in ((110 if arabic else 10, first), (10 if arabic else 110, second)):
+                    pdf.set_xy(x, 20)
+                    pdf.multi_cell(90, size / 2, text, align="R" if arabic else "L")
+                path = Path(folder) / f"{language}-{size}.pdf"
+                pdf.output(str(path))
+                expected = normalize(first + " " + second).split()
+                for psm in (3, 4, 6):
+                    got = normalize(read(path, [1], replace(PRODUCT, psm=psm))[0][1]).split()
+                    matcher = difflib.SequenceMatcher(None, expected, got, autojunk=False)
+                    in_order[psm] += sum(b.size for b in matcher.get_matching_blocks()) / len(expected) >= 0.95
+    print("- " + ", ".join(f"psm {psm}: {in_order[psm]} of 6" for psm in (3, 4, 6)) + "\n")
+
+
 def speed(shared: Path, truths: list[Truth], quick: bool) -> None:
     print("## Speed\n")
     for truth in truths:
@@ -215,17 +256,38 @@ def speed(shared: Path, truths: list[Truth], quick: bool) -> None:
     if quick or not long.exists():
         print()
         return
-    pages = list(range(1, len(pypdfium2.PdfDocument(str(long))) + 1))
-    with tempfile.TemporaryDirectory() as cache:
-        for run in ("cold", "cached"):
-            cpu, start = children_cpu(), time.perf_counter()
-            ocr_pdf(long, pages, Path(cache), PRODUCT)
-            wall = time.perf_counter() - start
-            print(
-                f"- {long.name}, {len(pages)} pages, {run}, all cores: {wall:.1f} s "
-                f"({wall / len(pages):.2f} s/page; Tesseract CPU {(children_cpu() - cpu) / len(pages):.2f} s/page)"
-            )
+    with tempfile.TemporaryDirectory() as folder:
+        # The same law as a scanner would give it: every page an image at 200 dpi, no text.
+        document = pypdfium2.PdfDocument(str(long))
+        images = [document[i].render(scale=200 / 72, grayscale=True).to_pil() for i in range(len(document))]
+        scan = Path(folder) / "scan.pdf"
+        images[0].save(scan, save_all=True, append_images=images[1:], resolution=200)
+        for pdf, kind in ((long, f"text pages rendered at {PRODUCT.dpi} dpi"), (scan, "200-dpi scan")):
+            pages = list(range(1, len(images) + 1))
+            cache = Path(folder) / f"cache-{pdf.stem}"
+            for run in ("cold", "cached"):
+                cpu, own, busy, start = children_cpu(), time.process_time(), machine_busy(), time.perf_counter()
+                ocr_pdf(pdf, pages, cache, PRODUCT)
+                wall = time.perf_counter() - start
+                ours = children_cpu() - cpu + time.process_time() - own
+                others = max(0.0, machine_busy() - busy - ours) / (wall * ocr._cores())
+                print(
+                    f"- {long.name} ({kind}), {len(pages)} pages, {run}, {ocr._cores()} cores: {wall:.1f} s "
+                    f"({wall / len(pages):.2f} s/page; Tesseract CPU {(children_cpu() - cpu) / len(pages):.2f} s/page; "
+                    f"other processes took {others:.0%} of the machine meanwhile)",
+                    flush=True,
+                )
     print()
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy since boot (Linux), to see what else ran."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def tesserocr_comparison(shared: Path, truths: list[Truth]) -> None:
@@ -275,16 +337,22 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, help="folder of <pdf stem>.p<N>.txt transcriptions")
     parser.add_argument("--tesserocr", action="store_true", help="also compare tesserocr, if importable")
     parser.add_argument("--quick", action="store_true", help="transcribed pages only; no long document")
+    parser.add_argument("--only", choices=["quality", "digits", "columns", "speed", "tesserocr"], help="one part")
     args = parser.parse_args()
     if (message := tesseract_missing()) is not None:
         sys.exit(message)
     if not args.shared.is_dir():
         sys.exit(f"{args.shared} is absent: pass the shared PDF folder")
     truths = load_truths(args.shared, args.truth)
-    quality(args.shared, truths, args.quick)
-    digits()
-    speed(args.shared, truths, args.quick)
-    if args.tesserocr:
+    if args.only in (None, "quality"):
+        quality(args.shared, truths, args.quick)
+    if args.only in (None, "digits"):
+        digits()
+    if args.only in (None, "columns"):
+        columns()
+    if args.only in (None, "speed"):
+        speed(args.shared, truths, args.quick)
+    if args.only == "tesserocr" or (args.only is None and args.tesserocr):
         tesserocr_comparison(args.shared, truths)
 
 

@@ -68,6 +68,7 @@ def scans(tmp_path_factory) -> dict[str, Path]:
     english.save(folder / "english.jpg", quality=85, dpi=(SCAN_DPI, SCAN_DPI))
     fax = [image.convert("1") for image in (arabic, english)]
     fax[0].save(folder / "two-pages.tiff", save_all=True, append_images=fax[1:], compression="group4")
+    arabic.convert("I").point(lambda grey: grey * 257).convert("I;16").save(folder / "16-bit.tif")
     return {
         "pdf": scanned_pdf(folder / "scan.pdf", [arabic, english]),
         "digits": scanned_pdf(folder / "digits.pdf", [digits]),
@@ -75,6 +76,7 @@ def scans(tmp_path_factory) -> dict[str, Path]:
         "png": folder / "transparent.png",
         "jpeg": folder / "english.jpg",
         "tiff": folder / "two-pages.tiff",
+        "16-bit": folder / "16-bit.tif",
     }
 
 
@@ -117,6 +119,7 @@ def test_western_digits_come_back_and_arabic_indic_ones_keep_their_place(scans):
 
 
 @needs_tesseract
+@pytest.mark.slow
 def test_a_second_reading_comes_from_the_cache(scans, tmp_path, tesseract_calls):
     cache = tmp_path / "cache"
     first = ocr_pdf(scans["pdf"], [1, 2], cache)
@@ -170,6 +173,7 @@ def _read_in_daemon(path: Path, results: "multiprocessing.Queue[tuple[bool, list
 
 
 @needs_tesseract
+@pytest.mark.slow
 def test_works_inside_a_daemonic_worker_process(scans):
     """Files are read in a daemonic worker, which may not start processes of its own."""
     context = multiprocessing.get_context("forkserver")
@@ -184,7 +188,8 @@ def test_works_inside_a_daemonic_worker_process(scans):
 
 
 @needs_tesseract
-def test_image_files_png_jpeg_and_multipage_tiff(scans, tmp_path):
+@pytest.mark.slow
+def test_image_files_png_jpeg_and_tiff(scans, tmp_path):
     png = load_image(scans["png"], tmp_path / "cache")  # transparent: composed on white
     assert [(page.number, page.extractor) for page in png.pages] == [(1, "tesseract")]
     assert found_in_order(ARABIC, png.pages[0].text) >= 0.8
@@ -197,6 +202,8 @@ def test_image_files_png_jpeg_and_multipage_tiff(scans, tmp_path):
     assert [page.number for page in tiff.pages] == [1, 2]
     assert found_in_order(ARABIC, tiff.pages[0].text) >= 0.8
     assert found_in_order(ENGLISH, tiff.pages[1].text) >= 0.9
+
+    assert found_in_order(ARABIC, load_image(scans["16-bit"]).pages[0].text) >= 0.8
 
 
 @needs_tesseract

@@ -1,28 +1,31 @@
 """OCR with Tesseract: PDF pages and image files to text, pages in parallel, cached by page image.
 
-Tesseract is Debian's binary (`apt-get install tesseract-ocr tesseract-ocr-ara`), run as one
-process per page. The choices below were measured with benchmarks/ocr_quality.py on the
-../shared scans (figures in the README):
+Tesseract is Debian's binary (`apt-get install tesseract-ocr tesseract-ocr-ara`), one process
+per page. Each choice was measured with benchmarks/ocr_quality.py on ../shared pages: scans
+against transcriptions typed off the page, born-digital pages read as if scanned.
 
-- The binary rather than tesserocr: tesserocr's wheel bundles its own Tesseract 5.5.4 and
-  Leptonica 1.87, which drop whole text lines on Arabic pages that Debian's 5.3.0 reads
-  (Arabic word recall 0.89 against 0.96); it is about a quarter faster, which does not pay
-  for lost lines. Rather than pytesseract: it keeps the command and the child's environment
-  in process globals, so Tesseract alone cannot be given OMP_THREAD_LIMIT=1, and it goes
-  through temporary files; the TSV parsing it would save is a few lines.
-- One OpenMP thread per Tesseract (OMP_THREAD_LIMIT=1) and a thread per core, each waiting
-  on its Tesseract process: OpenMP inside Tesseract spins instead of working (3.8 s of CPU
-  for a page that takes 0.7 s with one thread), and threads, unlike processes, can be
-  started from a daemonic worker such as the one that reads files.
-- Languages by script, from Tesseract's own orientation and script detection: `ara` for
-  Arabic pages, `eng+ara` for Latin ones. `ara+eng` on Arabic pages lets the English model
-  win Arabic words (letter error rate 0.3% against 4.6% on a clean law page) and `ara` alone
-  cannot read English. The same detection turns pages that were scanned sideways.
-- 300 dpi and page segmentation mode 3 (automatic): 200 dpi read the dev scans as well, but
-  office scans are made at 300 dpi and rendering below that throws detail away; modes 4 and
-  6 assume a single column and lose headings and two-column pages.
-- Arabic-Indic digits (٠١٢…) come back wrong from the `ara` model (a known limit of its
-  training data); digits written 0-9 are read correctly.
+- Debian's binary, not tesserocr: tesserocr's wheel bundles Tesseract 5.5.4 and Leptonica 1.87,
+  which read Arabic worse than Debian's 5.3.0 from the same images (word recall 0.88 against
+  0.94 on one law, 0.69 against 0.76 on another); it takes a third less CPU, which does not pay
+  for lost words. Not pytesseract: it keeps the command and the child's environment in process
+  globals, so Tesseract alone cannot be given OMP_THREAD_LIMIT=1, and it goes through
+  temporary files; the TSV it would parse for us is a few lines.
+- A thread per core, each waiting on a Tesseract limited to one OpenMP thread: OpenMP inside
+  Tesseract spins rather than works (3.8 s of CPU for a page that takes 0.7 s on one thread),
+  and threads, unlike processes, can be started from the daemonic worker that reads files.
+  A 48-page law, scanned, reads in 27 s on 2 cores.
+- Languages by script, `ara` for Arabic pages and `eng+ara` for Latin ones, found by Tesseract's
+  orientation and script detection on a document's first page and on any page that reads
+  poorly. `ara+eng` on Arabic pages lets the English model take Arabic words (letter errors
+  0.4% against 4.1% on a clean law page, 1.6% against 7.5% on a fax), and `ara` cannot read
+  English (word recall 0.04); the price is the odd English word on an Arabic page.
+- Scans at their own resolution (see `_render_dpi`), other pages at 200 dpi: at 300 dpi
+  Tesseract dropped lines of large print (word recall 0.69 against 0.76 on a Saudi law), read
+  the other pages no better and took 20% more CPU.
+- Page segmentation mode 3 (automatic): 4 and 6 assume one column and read two-column pages
+  across the columns (none of 6 in order, against 4 of 6 with mode 3).
+- Arabic-Indic digits (٠١٢…) come back wrong from the `ara` model, a known limit of its training
+  data (1 number of 5 on a clean page); digits written 0-9 are read (5 of 5).
 
 Results are cached by a hash of the rendered page image and of everything that changes what
 Tesseract returns, so the same page is read once however many files hold it.
@@ -62,6 +65,8 @@ _MIN_SCAN_DPI, _MAX_SCAN_DPI = 72, 600
 _MIN_ORIENTATION_CONFIDENCE = 7.0
 _SCRIPT_LANGUAGES = {"Arabic": "ara", "Latin": "eng+ara"}
 _FALLBACK_LANGUAGES = "ara+eng"
+# A reading below this mean confidence is checked for the wrong script or a turned page.
+_CHECK_BELOW = 0.5
 # Tesseract marks the direction of runs inside a line; they are invisible and split tokens.
 _BIDI_MARKS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 # pdfium may not be called from two threads at once, even on different documents.
@@ -72,9 +77,9 @@ _PDFIUM = threading.Lock()
 class OcrSettings:
     """How pages are read. Every field but `workers` and `timeout` is part of the cache key."""
 
-    dpi: int = 300  # for pages drawn from text and vectors; scans keep their own resolution
+    dpi: int = 200  # for pages drawn from text and vectors; scans keep their own resolution
     psm: int = 3
-    languages: str = "auto"  # "auto": by script, per page; else a Tesseract -l value such as "ara+eng"
+    languages: str = "auto"  # "auto": by script; else a Tesseract -l value such as "ara+eng"
     workers: int = 0  # pages read at once; 0: one per core
     timeout: float = 120.0  # seconds for one page
 
@@ -218,7 +223,9 @@ def ocr_image(
 def _grey(frame: Image.Image) -> Image.Image:
     """The frame upright (as the camera's EXIF says) and in grey, transparency on white."""
     frame = ImageOps.exif_transpose(frame)
-    if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
+    if frame.mode.startswith("I;16"):  # 16-bit grey: converted as it is, all but black turns white
+        frame = frame.convert("I").point(lambda value: value / 256)
+    elif frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
         rgba = frame.convert("RGBA")
         frame = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     return frame.convert("L")
@@ -262,31 +269,46 @@ def _read_all(
         for future in done:
             finish(future.result(), pending.pop(future))
 
+    # By script, the languages of this document, from the first page that had to be read.
+    known: str | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr") as pool:
         for job in jobs:
             key = _key(job, engine, settings)
             cached = _load(cache_dir, key, job.number) if cache_dir is not None else None
             if cached is not None:
                 finish(cached, None)
+                continue
+            if settings.languages != "auto":
+                plan = (settings.languages, 0, True)
+            elif known is None:
+                languages, rotated, found = _detect(job, engine, settings)
+                known = languages if found else None
+                plan = (languages, rotated, True)
             else:
-                pending[pool.submit(_read_page, job, engine, settings)] = key
+                plan = (known, 0, False)
+            pending[pool.submit(_read_page, job, engine, settings, *plan)] = key
             collect(block=len(pending) > workers)
         while pending:
             collect(block=True)
     return [results[number] for number in sorted(results)]
 
 
-def _read_page(job: _Job, engine: _Engine, settings: OcrSettings) -> OcrPage:
-    """One page: its script and orientation if asked for, then its words."""
-    image, rotated, languages = job.image, 0, settings.languages
+def _read_page(
+    job: _Job, engine: _Engine, settings: OcrSettings, languages: str, rotated: int, checked: bool
+) -> OcrPage:
+    """One page, in the given languages and turned by `rotated` degrees clockwise.
+
+    Unless they were chosen for this very page (`checked`), a poor reading is checked: a page
+    in another script than the document's, or turned, reads at a mean confidence of 0.25-0.32,
+    the poorest good scan of the dev set at 0.72. Its own script and orientation are then
+    detected and the better of the two readings kept.
+    """
     try:
-        if languages == "auto":
-            languages, rotated = _FALLBACK_LANGUAGES, 0
-            if "osd" in engine.languages:
-                languages, rotated = _script_and_rotation(job, engine, settings)
-            if rotated:
-                image = image.rotate(-rotated, expand=True, fillcolor=255)
-        tsv = _tesseract(engine, image, job.dpi, settings, ["-l", languages, "--psm", str(settings.psm), "tsv"])
+        page = _recognise(job, engine, settings, languages, rotated)
+        if not checked and page.confidence < _CHECK_BELOW:
+            better, turned, _ = _detect(job, engine, settings)
+            if (better, turned) != (languages, rotated):
+                page = max(page, _recognise(job, engine, settings, better, turned), key=lambda p: p.confidence)
     except subprocess.CalledProcessError as error:
         said = error.stderr.decode("utf-8", errors="replace").strip().splitlines() if error.stderr else []
         reason = said[-1] if said else f"exit code {error.returncode}"
@@ -295,28 +317,39 @@ def _read_page(job: _Job, engine: _Engine, settings: OcrSettings) -> OcrPage:
         return OcrPage(job.number, "", 0.0, languages, rotated, error=f"Tesseract took over {settings.timeout:g} s")
     except OSError as error:
         return OcrPage(job.number, "", 0.0, languages, rotated, error=f"Tesseract did not start ({error})")
+    return page
+
+
+def _recognise(job: _Job, engine: _Engine, settings: OcrSettings, languages: str, rotated: int) -> OcrPage:
+    image = job.image.rotate(-rotated, expand=True, fillcolor=255) if rotated else job.image
+    tsv = _tesseract(engine, image, job.dpi, settings, ["-l", languages, "--psm", str(settings.psm), "tsv"])
     text, confidence = _text_from_tsv(tsv)
     return OcrPage(job.number, text, confidence, languages, rotated)
 
 
-def _script_and_rotation(job: _Job, engine: _Engine, settings: OcrSettings) -> tuple[str, int]:
-    """Tesseract's orientation and script detection; on pages of 300 dpi or more, at half of it.
+def _detect(job: _Job, engine: _Engine, settings: OcrSettings) -> tuple[str, int, bool]:
+    """The page's languages by its script, the turn that sets it upright, and whether the script
+    was found at all, from Tesseract's orientation and script detection.
 
-    Half of 300 dpi halves its cost (0.6 s against 1.1 s a page) and still found the script
-    and the orientation of every dev page in every rotation; below 150 dpi it finds less.
+    It costs 0.5-0.8 s a page whatever the resolution, close to reading an Arabic page, which
+    is why it runs once a document and then only for pages that read poorly. Pages of 300 dpi
+    or more are examined at half of it; no dev page in any of four rotations was turned wrong.
     """
+    if "osd" not in engine.languages:
+        return _FALLBACK_LANGUAGES, 0, False
     image, dpi = (job.image.reduce(2), job.dpi // 2) if job.dpi >= 300 else (job.image, job.dpi)
     try:
         report = _tesseract(engine, image, dpi, settings, ["--psm", "0"])
-    except subprocess.CalledProcessError:
-        return _FALLBACK_LANGUAGES, 0  # too few characters to tell
+    except (subprocess.SubprocessError, OSError):
+        return _FALLBACK_LANGUAGES, 0, False  # too few characters to tell, or no answer in time
     fields = dict(re.findall(r"^([A-Za-z ]+): (.+)$", report, flags=re.MULTILINE))
-    languages = _SCRIPT_LANGUAGES.get(fields.get("Script", ""), _FALLBACK_LANGUAGES)
+    script = fields.get("Script", "")
+    languages = _SCRIPT_LANGUAGES.get(script, _FALLBACK_LANGUAGES)
     try:
         rotate, confidence = int(fields["Rotate"]), float(fields["Orientation confidence"])
     except (KeyError, ValueError):
-        return languages, 0
-    return languages, rotate % 360 if confidence >= _MIN_ORIENTATION_CONFIDENCE else 0
+        return languages, 0, script in _SCRIPT_LANGUAGES
+    return languages, rotate % 360 if confidence >= _MIN_ORIENTATION_CONFIDENCE else 0, script in _SCRIPT_LANGUAGES
 
 
 def _tesseract(engine: _Engine, image: Image.Image, dpi: int, settings: OcrSettings, args: list[str]) -> str:
@@ -360,7 +393,8 @@ def _key(job: _Job, engine: _Engine, settings: OcrSettings) -> str:
     """The page's pixels and whatever else changes what Tesseract makes of them.
 
     The rendered image rather than the PDF's bytes: what Tesseract sees is exactly that, so
-    one page in two files, or a PDF and the image it was made from, share an entry.
+    one page in two files, or a PDF and the image it was made from, share an entry. With
+    languages by script, the entry keeps the languages the page was first read with.
     """
     digest = hashlib.sha256()
     options = [CACHE_VERSION, engine.version, settings.languages, str(settings.psm), str(job.dpi)]
