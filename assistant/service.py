@@ -21,6 +21,7 @@ from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
 from assistant.llm import build_chat_model, describe
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
+from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
@@ -209,7 +210,7 @@ class Assistant:
             snapshot = self._writable_snapshot()
             batch = _Batch(snapshot)
             for done, path in enumerate(files, 1):
-                self._ingest_file(batch, loader, path, report)
+                self._ingest_file(batch, loader, path, report, _pages_read(progress, done - 1, len(files), path))
                 if progress:
                     progress(done, len(files), str(path))
             batch.settle(report, prune)
@@ -285,7 +286,14 @@ class Assistant:
             self.store.commit(snapshot)
         return document.source
 
-    def _ingest_file(self, batch: "_Batch", loader: IsolatedLoader, path: Path, report: IngestReport) -> None:
+    def _ingest_file(
+        self,
+        batch: "_Batch",
+        loader: IsolatedLoader,
+        path: Path,
+        report: IngestReport,
+        ocr_progress: OcrProgress | None,
+    ) -> None:
         source = source_path(path)
         try:
             check(path, loader.max_bytes)  # before hashing: a refused file is never read whole
@@ -296,7 +304,7 @@ class Assistant:
         doc_id = content_hash[:16]
         if batch.snapshot.documents.get(doc_id) is None:
             try:
-                extracted = loader.load(path)
+                extracted = loader.load(path, ocr_progress)
             except UnreadableFileError as error:
                 report.failed.append(FileFailure(source=source, reason=_reason(error)))
                 return  # an older version of the file, if any, stays indexed
@@ -477,6 +485,13 @@ def _expand(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
 
 def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
+
+
+def _pages_read(progress: Progress | None, files_done: int, files: int, path: Path) -> OcrProgress | None:
+    """A file's OCR progress shown on the batch's: the file's name and how many of its pages are read."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(files_done, files, f"{path.name}: OCR, page {done} of {total}")
 
 
 def _reason(error: Exception) -> str:

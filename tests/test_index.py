@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -347,6 +348,20 @@ def test_a_file_over_the_time_budget_is_reported_and_the_rest_indexed(assistant,
     assert failure.source.endswith("huge.html")
     assert failure.reason == "reading it took longer than 0.2 s (ASSISTANT_LOAD_TIMEOUT), so it was skipped"
     assert Assistant(settings).ingest([corpus]).added == [failure.source]  # with the default budget it is read
+
+
+def test_a_file_that_crashes_its_reader_is_reported_and_the_rest_indexed(assistant, corpus, monkeypatch):
+    from assistant import loaders
+
+    def segfault(path):
+        os.kill(os.getpid(), signal.SIGSEGV)  # as a parser's native code would, in the child that reads files
+
+    monkeypatch.setitem(loaders.LOADERS, ".md", segfault)
+    report = assistant.ingest([corpus])
+    assert sources(report.added) == ["budget.txt", "kuwait.txt"]
+    (failure,) = report.failed
+    assert failure.source.endswith("football.md")
+    assert failure.reason == "the reader crashed on it (exit code -11), so it was skipped"
 
 
 def test_files_are_read_in_a_child_whatever_the_main_script_is(corpus, tmp_path):

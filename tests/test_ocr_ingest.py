@@ -59,8 +59,17 @@ def test_a_scanned_pdf_and_a_scan_with_only_a_footer_text_layer_are_read_by_ocr(
     circular.text(10, 292, "WWW.ETA.GOV.EG  facebook.com/ETA")
     circular.output(str(folder / "circular.pdf"))
     assistant = Assistant(settings)
-    report = assistant.ingest([folder])
+    seen = []
+    report = assistant.ingest([folder], progress=lambda done, total, item: seen.append((done, total, item)))
     assert not report.failed
+    # Pages are reported as the child process reads them, each file's before the file is done.
+    assert seen == [
+        (0, 2, "circular.pdf: OCR, page 1 of 1"),
+        (1, 2, str(folder / "circular.pdf")),
+        (1, 2, "scan.pdf: OCR, page 1 of 2"),
+        (1, 2, "scan.pdf: OCR, page 2 of 2"),
+        (2, 2, str(folder / "scan.pdf")),
+    ]
     documents = {d["source"].rsplit("/", 1)[-1]: d for d in assistant.info()["documents"]}
     assert documents["scan.pdf"]["ocr_pages"] == 2
     assert documents["circular.pdf"]["ocr_pages"] == 1

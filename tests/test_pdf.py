@@ -164,6 +164,7 @@ def test_logical_order_gazette_is_not_reversed_and_its_digits_are_fixed(pdf_dir)
         assert phrase in text
     assert "الجمهورية رئيس" not in text
     assert "٥٢٠٢" not in text
+    assert not re.search("[\ue000-\uf8ff]", text)  # its text layer has 12 of a font's private glyph codes
     assert all(p.quality >= 0.9 and p.note is None for p in pages)
 
 

@@ -2,8 +2,10 @@
 
 import multiprocessing
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import pebble
 
@@ -12,6 +14,7 @@ from assistant.loaders.base import Extracted, ExtractedPage
 from assistant.loaders.html import load_html
 from assistant.loaders.image import load_image
 from assistant.loaders.metadata import find_date, guess_title
+from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.loaders.pdf import load_pdf
 from assistant.loaders.text import load_text
 from assistant.loaders.word import load_docx
@@ -27,8 +30,15 @@ LOADERS: dict[str, Callable[[Path], Extracted]] = {
     ".md": load_text,
     ".txt": load_text,
 }
-# Formats that may need OCR, which caches what it reads: they take the cache folder too.
-OCR_LOADERS: dict[str, Callable[[Path, Path | None], Extracted]] = {
+
+
+class _OcrLoader(Protocol):
+    """A format that may need OCR, which caches what it reads and reports the pages it has read."""
+
+    def __call__(self, path: Path, cache: Path | None, /, *, progress: OcrProgress | None) -> Extracted: ...
+
+
+OCR_LOADERS: dict[str, _OcrLoader] = {
     ".pdf": load_pdf,
     **{suffix: load_image for suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff")},
 }
@@ -49,11 +59,16 @@ _HINTS = {".doc": "save it as .docx", ".rtf": "save it as .docx", ".xlsx": "expo
 __all__ = ["SUFFIXES", "Extracted", "ExtractedPage", "IsolatedLoader", "check", "load", "to_source_document"]
 
 
-def load(path: Path, max_bytes: int, ocr_cache: Path | None = None) -> Extracted:
+def load(
+    path: Path, max_bytes: int, ocr_cache: Path | None = None, ocr_progress: OcrProgress | None = None
+) -> Extracted:
     """Read one file into pages of text, or raise UnreadableFileError saying why not."""
     check(path, max_bytes)
     suffix = path.suffix.lower()
-    extracted = OCR_LOADERS[suffix](path, ocr_cache) if suffix in OCR_LOADERS else LOADERS[suffix](path)
+    if suffix in OCR_LOADERS:
+        extracted = OCR_LOADERS[suffix](path, ocr_cache, progress=ocr_progress)
+    else:
+        extracted = LOADERS[suffix](path)
     if not any(page.text.strip() for page in extracted.pages):
         notes = {page.note for page in extracted.pages if page.note}
         raise UnreadableFileError("no text could be extracted" + (f": {'; '.join(sorted(notes))}" if notes else ""))
@@ -69,6 +84,9 @@ class IsolatedLoader:
     spawned or forkserver child re-imports the parent's main script first (app.py, and with it
     Gradio: seconds per batch; a script read from standard input cannot be re-imported at all),
     and the loaders it runs are already imported here and use none of the parent's threads.
+    The child tells the pages it has OCR'd through a pipe it inherits: it writes each message
+    before its result, and the pool's own thread writes an end marker once the result (or the
+    child's death) is known, so the reader needs no polling.
     """
 
     def __init__(self, max_bytes: int, seconds: float, ocr_cache: Path | None = None) -> None:
@@ -76,11 +94,20 @@ class IsolatedLoader:
         self.seconds = seconds
         self.ocr_cache = ocr_cache
         self._pool: pebble.ProcessPool | None = None
+        self._context = multiprocessing.get_context("fork")
+        self._reader, self._writer = self._context.Pipe(duplex=False)
 
-    def load(self, path: Path) -> Extracted:
+    def load(self, path: Path, ocr_progress: OcrProgress | None = None) -> Extracted:
         if self._pool is None:
-            self._pool = pebble.ProcessPool(max_workers=1, context=multiprocessing.get_context("fork"))
-        future = self._pool.schedule(load, args=(path, self.max_bytes, self.ocr_cache), timeout=self.seconds)
+            self._pool = pebble.ProcessPool(
+                max_workers=1, context=self._context, initializer=_report_pages_to, initargs=(self._writer,)
+            )
+        future = self._pool.schedule(_load_reporting, args=(path, self.max_bytes, self.ocr_cache), timeout=self.seconds)
+        future.add_done_callback(lambda _: self._writer.send(None))
+        # Messages are a few bytes, so each is one atomic write, even from a child killed mid-file.
+        while (message := self._reader.recv()) is not None:
+            if ocr_progress is not None:
+                ocr_progress(*message)
         try:
             return future.result()
         except TimeoutError:
@@ -104,6 +131,22 @@ class IsolatedLoader:
             else:
                 self._pool.stop()  # Ctrl-C or a failure: do not wait for a file in progress
             self._pool.join()
+        self._reader.close()
+        self._writer.close()
+
+
+_pages_read: Connection | None = None  # in the loader's child: where it reports OCR progress
+
+
+def _report_pages_to(pages: Connection) -> None:
+    global _pages_read
+    _pages_read = pages
+
+
+def _load_reporting(path: Path, max_bytes: int, ocr_cache: Path | None) -> Extracted:
+    pages = _pages_read
+    assert pages is not None
+    return load(path, max_bytes, ocr_cache, lambda done, total: pages.send((done, total)))
 
 
 def check(path: Path, max_bytes: int) -> None:

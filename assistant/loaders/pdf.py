@@ -34,7 +34,7 @@ from assistant.loaders.arabic_text import (
     words_judged,
 )
 from assistant.loaders.base import Extracted, ExtractedPage
-from assistant.loaders.ocr import ocr_pdf, tesseract_missing
+from assistant.loaders.ocr import Progress, ocr_pdf, tesseract_missing
 from assistant.textnorm import detect_language, fold_presentation_forms
 from assistant.types import OCR_ENGINE
 
@@ -68,6 +68,7 @@ _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 _DIGITS = re.compile(r"\d")
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u066e-\u06d3]")
 _BRACKETS = re.compile("[()]")
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _SWAPPED_BRACKETS = str.maketrans("()", ")(")
 # pdfium writes the lam-alef ligatures as alef + lam; these sequences never occur otherwise
 # (two alefs in a row, the last one "اال", are not Arabic spelling either).
@@ -78,10 +79,13 @@ T = TypeVar("T")
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load_pdf(path: Path, ocr_cache: Path | None = None, ocr: bool = True) -> Extracted:
+def load_pdf(
+    path: Path, ocr_cache: Path | None = None, ocr: bool = True, progress: Progress | None = None
+) -> Extracted:
     """Read every page, keeping for each the better of the available extractions; OCR where none is.
 
     With ocr=False, the text layers alone: pages that need OCR keep their note and no text.
+    progress is told (pages read, pages to read) as OCR goes.
     """
     reader = _open(path)
     first = repair_pages([_safe(page.extract_text, "") for page in reader.pages])
@@ -100,12 +104,17 @@ def load_pdf(path: Path, ocr_cache: Path | None = None, ocr: bool = True) -> Ext
         elif score < READABLE and words_judged(text) >= _WORDS_TO_TELL:
             note = f"unreadable text layer (quality {score:.2f}: {_what_is_wrong(text)}): {NEEDS_OCR}"
             text = ""
+        text = _PRIVATE_USE.sub("", text)  # a font's own glyph codes, kept only until the page was judged
         pages.append(ExtractedPage(index + 1, text, score, extractor, note))
     title = _safe(lambda: (reader.metadata.title or "").strip() if reader.metadata else "", "")
-    return Extracted(format="pdf", pages=_read_by_ocr(path, pages, ocr_cache) if ocr else pages, title=title or None)
+    return Extracted(
+        format="pdf", pages=_read_by_ocr(path, pages, ocr_cache, progress) if ocr else pages, title=title or None
+    )
 
 
-def _read_by_ocr(path: Path, pages: list[ExtractedPage], cache: Path | None) -> list[ExtractedPage]:
+def _read_by_ocr(
+    path: Path, pages: list[ExtractedPage], cache: Path | None, progress: Progress | None
+) -> list[ExtractedPage]:
     """Pages without readable text, and scans whose text layer is only a footer, read by Tesseract."""
     unread = {p.number for p in pages if (p.note or "").endswith(NEEDS_OCR)}
     overlaid = _mostly_image(path, [p.number for p in pages if p.number not in unread and _few_words(p.text)])
@@ -113,7 +122,7 @@ def _read_by_ocr(path: Path, pages: list[ExtractedPage], cache: Path | None) -> 
         return pages
     if (missing := tesseract_missing()) is not None:
         return [replace(p, note=f"{p.note}; {missing}") if p.number in unread else p for p in pages]
-    read = {page.number: page for page in ocr_pdf(path, sorted(unread | overlaid), cache)}
+    read = {page.number: page for page in ocr_pdf(path, sorted(unread | overlaid), cache, progress=progress)}
     result = []
     for page in pages:
         ocr = read.get(page.number)
