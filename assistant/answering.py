@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 
+from assistant import hostile
 from assistant.chunking import split_sentences
 from assistant.embeddings import Embedder
 from assistant.prompting import phrases, render
 from assistant.settings import Settings
-from assistant.textnorm import detect_language, normalize, tokenize
+from assistant.textnorm import detect_language, tokenize
 from assistant.types import (
     Answer,
     AnswerSentence,
@@ -30,6 +31,7 @@ from assistant.types import (
     Hit,
     Passage,
     SourceDocument,
+    WithheldText,
     page_span,
 )
 
@@ -50,21 +52,6 @@ _LIST_PREFIX = re.compile(rf"^\s*(?:[-*•]|[{_DIGITS}]+[.)])\s+")
 # The counted thing follows its number within two words: "14 دولة", "28 countries".
 _FIGURE = re.compile(rf"(?<![{_DIGITS}.,])([{_DIGITS}]+(?:[.,٫٬][{_DIGITS}]+)*)\s+((?:\S+\s+)?\S+)")
 
-# Sentences addressed to an AI rather than to a reader, matched on normalised text
-# (normalize folds hamza forms and taa marbuta, so "أنت" is written "انت" here).
-_INSTRUCTIONS = [
-    re.compile(pattern)
-    for pattern in (
-        r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|directions|guidelines)\b",
-        r"\byou are now\b|\bsystem prompt\b|\bnew instructions\b",
-        r"\b(respond|reply|answer|write)\b.{0,20}\bonly\b.{0,20}\b(with|in)\b",
-        r"\b(as an ai|language model|assistant)\b.{0,40}\b(must|should|will)\b",
-        r"(تجاهل|تجاهلوا|انس|اهمل|تخط)\s.{0,40}(التعليمات|الاوامر|التوجيهات|القواعد|التعليمه)",
-        r"انت الان|تعليمات جديده|موجه النظام",
-        r"(اجب|رد|اكتب)\s.{0,20}فقط",
-    )
-]
-
 
 def answer_language(question: str, requested: str | None) -> str:
     """The requested language, else the question's; anything not Arabic is answered in English."""
@@ -81,32 +68,14 @@ def final_answer(events: Iterator[str | Answer]) -> Answer:
     raise RuntimeError("the answer stream ended without an answer")
 
 
-def is_instruction(sentence: str) -> bool:
-    folded = " ".join(normalize(sentence).split())
-    return any(pattern.search(folded) for pattern in _INSTRUCTIONS)
-
-
-def number_passages(hits: list[Hit]) -> list[Passage]:
-    """Number the hits 1..n and withhold the sentences in them that address an AI."""
-    passages = []
-    for n, hit in enumerate(hits, 1):
-        sentences = [hit.text[start:end] for start, end in split_sentences(hit.text)]
-        passages.append(Passage(n=n, hit=hit, withheld=[s for s in sentences if is_instruction(s)]))
-    return passages
-
-
 def format_passages(passages: list[Passage]) -> str:
     """The passages as the model sees them: delimited, numbered, unable to close their block."""
     blocks = []
     for passage in passages:
         hit = passage.hit
-        text = hit.text
-        for sentence in passage.withheld:
-            text = text.replace(sentence, "[…]")
         pages = page_span(hit.page_start, hit.page_end)
-        blocks.append(
-            f'<passage id="{passage.n}" title="{_inert(hit.title)}" pages="{pages}">\n{_inert(text)}\n</passage>'
-        )
+        text = _inert(passage.shown_text())
+        blocks.append(f'<passage id="{passage.n}" title="{_inert(hit.title)}" pages="{pages}">\n{text}\n</passage>')
     return "\n".join(blocks)
 
 
@@ -152,10 +121,13 @@ class Answerer:
         never sees: the final Answer then says in their language that the documents do not answer.
         """
         words = phrases(self.settings.prompts_dir, language)
+        if hostile.judge(question).hostile:  # about the assistant, not the documents: no model sees it
+            yield self._declined(question, language, [], words["declined_instruction"])
+            return
         if not hits:
             yield self._declined(question, language, [], words["declined_empty"])
             return
-        passages = number_passages(hits)
+        passages = self.number(hits)
         variables = {"passages": format_passages(passages), "question": question}
         if task == "section":
             variables["topic"] = topic or question
@@ -228,6 +200,22 @@ class Answerer:
             model=self.model_name,
         )
 
+    def number(self, hits: list[Hit]) -> list[Passage]:
+        """Number the hits 1..n, each with the text of it that its document withholds."""
+        documents = self._documents()
+        passages = []
+        for n, hit in enumerate(hits, 1):
+            document = documents.get(hit.doc_id)
+            spans = hostile.withheld_in(document) if document else hostile.find_hostile(hit.text)
+            offset = 0 if document else hit.start  # without its document, the hit's own text was judged
+            withheld = [
+                WithheldText(start=max(start, hit.start), end=min(end, hit.end), reason=span.reason)
+                for span in spans
+                if (start := span.start + offset) < hit.end and hit.start < (end := span.end + offset)
+            ]
+            passages.append(Passage(n=n, hit=hit, withheld=withheld))
+        return passages
+
     # -- one sentence ---------------------------------------------------------------------
 
     def _check_sentence(self, text: str, passages: list[Passage], evidence: dict[int, _Evidence]) -> AnswerSentence:
@@ -276,8 +264,8 @@ class Answerer:
         return AnswerSentence(text=shown, citations=citations, verdict=verdict, reason=reason)
 
     def _evidence(self, passage: Passage) -> _Evidence:
-        text = passage.hit.text
-        spans = [span for span in split_sentences(text) if text[span[0] : span[1]] not in passage.withheld]
+        text, offset = passage.hit.text, passage.hit.start
+        spans = [(s, e) for s, e in split_sentences(text) if not passage.withholds(offset + s, offset + e)]
         spans = spans or [(0, len(text))]
         sentences = [text[start:end] for start, end in spans]
         return _Evidence(
@@ -347,9 +335,9 @@ class Answerer:
         for passage in passages:
             text = passage.hit.text
             for start, end in split_sentences(text):
-                sentence = text[start:end]
-                if sentence in passage.withheld:
+                if passage.withholds(passage.hit.start + start, passage.hit.start + end):
                     continue
+                sentence = text[start:end]
                 for match in _FIGURE.finditer(sentence):
                     unit_tokens = tokenize(match.group(2))
                     if not unit_tokens:

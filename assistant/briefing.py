@@ -24,7 +24,6 @@ from assistant.answering import (
     Answerer,
     final_answer,
     format_passages,
-    number_passages,
     with_markers,
 )
 from assistant.prompting import phrases, render
@@ -47,7 +46,7 @@ def outline(answerer: Answerer, search: Search, topic: str, language: str, point
         answerer.settings.prompts_dir,
         language,
         "outline",
-        passages=format_passages(number_passages(hits)),
+        passages=format_passages(answerer.number(hits)),
         topic=topic,
         points=str(points),
     )
@@ -84,7 +83,7 @@ def write_note(
         progress(steps, steps, "")
     bottom_line, *key_answers, background = parts
     passages = {(p.hit.doc_id, p.hit.start): p.hit for part in parts for p in part.passages}
-    conflicts = answerer.conflicts(topic, number_passages(list(passages.values()))) if passages else []
+    conflicts = answerer.conflicts(topic, answerer.number(list(passages.values()))) if passages else []
     return BriefingNote(
         topic=topic,
         language=language,

@@ -156,7 +156,7 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
             f"c{doc['chunks']:<4} q{doc['quality']:.2f}{' ocr' + str(doc['ocr_pages']) if doc['ocr_pages'] else ''}  "
             f"{doc['source']}  «{doc['title'][:60]}»"
         )
-        for note in doc["page_notes"]:
+        for note in [*doc["withheld_reasons"], *doc["page_notes"]]:
             click.echo(f"      {note}")
     if info["last_evaluation"]:
         _echo_gate(info["last_evaluation"])

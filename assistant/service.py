@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant import briefing
+from assistant import briefing, hostile
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
@@ -167,6 +167,8 @@ class Assistant:
                 "chunks": chunk_counts[d.doc_id],
                 "quality": round(min((p.quality for p in d.pages), default=1.0), 3),
                 "ocr_pages": sum(p.extractor == OCR_ENGINE for p in d.pages),
+                "withheld": len(hostile.withheld_in(d)),
+                "withheld_reasons": [hostile.describe(w, d) for w in hostile.withheld_in(d)],
                 "page_notes": [f"p{p.number}: {p.note}" for p in d.pages if p.note],
             }
             for d in sorted(snapshot.documents.values(), key=lambda d: d.source)
@@ -338,17 +340,16 @@ class Assistant:
         return report
 
     def _put(self, snapshot: Snapshot, document: SourceDocument, report: IngestReport) -> None:
-        """Chunk, embed and add one new document."""
+        """Chunk, embed and add one new document; what it addresses to an AI is withheld and reported."""
+        document = hostile.checked(document)
+        served = document.served(0, len(document.text))
         chunks = chunk_document(
-            document.doc_id,
-            document.text,
-            document.pages,
-            snapshot.manifest.chunk_size,
-            snapshot.manifest.chunk_overlap,
+            document.doc_id, served, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
         )
-        vectors = self.embedder.embed_documents([document.text[c.start : c.end] for c in chunks])
+        vectors = self.embedder.embed_documents([served[c.start : c.end] for c in chunks])
         snapshot.add(document, chunks, vectors)
         report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
+        report.warnings.extend(f"{document.source}: {hostile.describe(w, document)}" for w in document.withheld)
 
     def _writing(self, actor: str | None = None) -> AbstractContextManager[None]:
         """The write lock, waited for as long as the settings allow."""

@@ -28,6 +28,14 @@ class PageInfo(_Model):
     note: str | None = Field(None, description="What went wrong on this page, if anything.")
 
 
+class WithheldText(_Model):
+    """Document text addressed to an AI (instructions, answer rules): kept, never served as content."""
+
+    start: int = Field(description="Offset in the document text.")
+    end: int
+    reason: str = Field(description="What it does, e.g. 'orders to drop earlier instructions'.")
+
+
 class SourceDocument(_Model):
     """A document as indexed: its exact text and where it came from."""
 
@@ -42,6 +50,21 @@ class SourceDocument(_Model):
     text: str = Field(description="The text as indexed; chunk offsets point into it.")
     pages: list[PageInfo]
     added_at: str = Field(description="When it was indexed (ISO 8601, UTC).")
+    withheld: list[WithheldText] = Field(
+        default_factory=list, description="Text addressed to an AI, never searched, quoted or sent to a model."
+    )
+    checked_by: str | None = Field(
+        None, description="The rules that found `withheld` (assistant.hostile.RULES_VERSION); None: not checked."
+    )
+
+    def served(self, start: int, end: int) -> str:
+        """The text [start, end) as searched and served: what is withheld is blanked, offsets kept."""
+        text = self.text[start:end]
+        for span in self.withheld:
+            first, last = max(span.start, start) - start, min(span.end, end) - start
+            if first < last:
+                text = text[:first] + " " * (last - first) + text[last:]
+        return text
 
     @property
     def locations(self) -> list[str]:
@@ -149,9 +172,21 @@ class Passage(_Model):
 
     n: int
     hit: Hit
-    withheld: list[str] = Field(
-        default_factory=list, description="Sentences addressed to an AI that were kept from the model."
+    withheld: list[WithheldText] = Field(
+        default_factory=list,
+        description="Its text addressed to an AI (document offsets, within the hit): kept from the model and answers.",
     )
+
+    def shown_text(self) -> str:
+        """The hit's text with what is withheld replaced by […]."""
+        text, offset = self.hit.text, self.hit.start
+        for span in sorted(self.withheld, key=lambda w: w.start, reverse=True):
+            text = text[: span.start - offset] + "[…]" + text[span.end - offset :]
+        return text
+
+    def withholds(self, start: int, end: int) -> bool:
+        """Whether any of the document text [start, end) is withheld."""
+        return any(span.start < end and start < span.end for span in self.withheld)
 
 
 class Citation(_Model):

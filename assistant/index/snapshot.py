@@ -64,7 +64,7 @@ class Snapshot:
     # -- reading ------------------------------------------------------------------------
 
     def chunk_text(self, chunk: Chunk) -> str:
-        return self.documents[chunk.doc_id].text[chunk.start : chunk.end]
+        return self.documents[chunk.doc_id].served(chunk.start, chunk.end)
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Chunk rows and cosine scores of the nearest vectors."""
