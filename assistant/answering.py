@@ -19,7 +19,8 @@ from langchain_core.language_models import BaseChatModel
 from assistant import hostile
 from assistant.chunking import split_sentences
 from assistant.embeddings import Embedder
-from assistant.prompting import phrases, render
+from assistant.extractive import ExtractiveAnswerer
+from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.settings import Settings
 from assistant.textnorm import detect_language, tokenize
 from assistant.types import (
@@ -34,9 +35,6 @@ from assistant.types import (
     WithheldText,
     page_span,
 )
-
-# What a model writes when the passages do not answer; the prompts ask for it verbatim.
-NO_ANSWER = "NO_ANSWER"
 
 _DIGITS = "0-9٠-٩۰-۹"
 MARKER = re.compile(rf"\[\s*([{_DIGITS}]+(?:\s*[,،]\s*[{_DIGITS}]+)*)\s*\]")
@@ -102,7 +100,7 @@ class Answerer:
         self,
         settings: Settings,
         embedder: Embedder,
-        model: BaseChatModel,
+        model: "BaseChatModel | ExtractiveAnswerer",
         model_name: str,
         documents: Callable[[], Mapping[str, SourceDocument]],
     ) -> None:
@@ -128,14 +126,10 @@ class Answerer:
             yield self._declined(question, language, [], words["declined_empty"])
             return
         passages = self.number(hits)
-        variables = {"passages": format_passages(passages), "question": question}
-        if task == "section":
-            variables["topic"] = topic or question
-        messages = render(self.settings.prompts_dir, language, task, **variables)
         reply = ""
         shown = 0
-        for chunk in self.model.stream(messages):
-            reply += str(chunk.content)
+        for piece in self._write(task, language, question, topic, passages):
+            reply += piece
             if not NO_ANSWER.startswith(reply.strip()):
                 yield reply[shown:]
                 shown = len(reply)
@@ -199,6 +193,19 @@ class Answerer:
             warnings=warnings or [],
             model=self.model_name,
         )
+
+    def _write(
+        self, task: str, language: str, question: str, topic: str | None, passages: list[Passage]
+    ) -> Iterator[str]:
+        """The reply in pieces: the extractive answerer's from the passages, a model's from the prompt."""
+        if isinstance(self.model, ExtractiveAnswerer):
+            yield from _lines(self.model.answer(question, language, passages))
+            return
+        variables = {"passages": format_passages(passages), "question": question}
+        if task == "section":
+            variables["topic"] = topic or question
+        for chunk in self.model.stream(render(self.settings.prompts_dir, language, task, **variables)):
+            yield str(chunk.content)
 
     def number(self, hits: list[Hit]) -> list[Passage]:
         """Number the hits 1..n, each with the text of it that its document withholds."""
@@ -380,6 +387,11 @@ class Answerer:
             citations=[figure.citation for conflict in conflicts for figure in conflict.figures],
             verdict="supported",
         )
+
+
+def _lines(reply: str) -> Iterator[str]:
+    """A whole reply streamed a line at a time."""
+    yield from re.findall(r"[^\n]*\n|[^\n]+", reply)
 
 
 def _sentences_with_markers(reply: str) -> list[str]:

