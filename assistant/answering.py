@@ -84,13 +84,24 @@ def _inert(text: str) -> str:
 
 @dataclass
 class _Evidence:
-    """The sentences of one passage, their embeddings (computed once) and their tokens."""
+    """The sentences of one passage, their tokens, and their embeddings (computed once, when first needed)."""
 
     passage: Passage
     spans: list[tuple[int, int]]
-    vectors: np.ndarray
     tokens: list[set[str]]
     languages: list[str]
+    embed: Callable[[], np.ndarray]
+    _vectors: np.ndarray | None = None
+
+    @property
+    def vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            self._vectors = self.embed()
+        return self._vectors
+
+    def overlap(self, claim: set[str]) -> float:
+        """The share of a claim's words found anywhere in the passage."""
+        return len(claim & set().union(*self.tokens)) / max(1, len(claim))
 
 
 class Answerer:
@@ -103,12 +114,14 @@ class Answerer:
         model: "BaseChatModel | ExtractiveAnswerer",
         model_name: str,
         documents: Callable[[], Mapping[str, SourceDocument]],
+        window_vectors: Callable[[str], np.ndarray | None] = lambda chunk_id: None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.model = model
         self.model_name = model_name
         self._documents = documents
+        self._window_vectors = window_vectors
 
     def stream(
         self, question: str, language: str, hits: list[Hit], task: str = "answer", topic: str | None = None
@@ -199,13 +212,17 @@ class Answerer:
     ) -> Iterator[str]:
         """The reply in pieces: the extractive answerer's from the passages, a model's from the prompt."""
         if isinstance(self.model, ExtractiveAnswerer):
-            yield from _lines(self.model.answer(question, language, passages))
+            yield from _lines(self.model.answer(question, language, passages, self.stored_windows(passages)))
             return
         variables = {"passages": format_passages(passages), "question": question}
         if task == "section":
             variables["topic"] = topic or question
         for chunk in self.model.stream(render(self.settings.prompts_dir, language, task, **variables)):
             yield str(chunk.content)
+
+    def stored_windows(self, passages: list[Passage]) -> dict[int, np.ndarray]:
+        """The window vectors the index holds for these passages, by passage number."""
+        return {p.n: vectors for p in passages if (vectors := self._window_vectors(p.hit.chunk_id)) is not None}
 
     def number(self, hits: list[Hit]) -> list[Passage]:
         """Number the hits 1..n, each with the text of it that its document withholds."""
@@ -243,14 +260,21 @@ class Answerer:
         for n in cited:
             if n not in evidence:
                 evidence[n] = self._evidence(passages[n - 1])
-        query = self.embedder.embed_query(claim)
-        language = detect_language(claim)
         citations = []
-        best_overlap = best_similarity = 0.0
-        for n in cited:
-            quote_index, overlap, similarity = self._best_quote(evidence[n], claim_tokens, query, language)
-            best_overlap, best_similarity = max(best_overlap, overlap), max(best_similarity, similarity)
-            citations.append(self._citation(evidence[n], quote_index))
+        best_overlap = max(evidence[n].overlap(claim_tokens) for n in cited)
+        best_similarity = 0.0
+        if best_overlap >= self.settings.citation_min_overlap:
+            # The passage holds the claim's words (a quote always does): the sentence holding most of them is cited.
+            for n in cited:
+                shared = [len(claim_tokens & tokens) for tokens in evidence[n].tokens]
+                citations.append(self._citation(evidence[n], shared.index(max(shared))))
+        else:
+            query = self.embedder.embed_query(claim)
+            language = detect_language(claim)
+            for n in cited:
+                quote_index, similarity = self._best_quote(evidence[n], claim_tokens, query, language)
+                best_similarity = max(best_similarity, similarity)
+                citations.append(self._citation(evidence[n], quote_index))
         cited_numbers = {
             value for n in cited for match in _NUMBER.finditer(passages[n - 1].hit.text) for value in _values(match)
         }
@@ -278,15 +302,15 @@ class Answerer:
         return _Evidence(
             passage=passage,
             spans=spans,
-            vectors=self.embedder.embed_documents(sentences),
             tokens=[set(tokenize(s)) for s in sentences],
             languages=[detect_language(s) for s in sentences],
+            embed=lambda: self.embedder.embed_documents(sentences),
         )
 
     def _best_quote(
         self, evidence: _Evidence, claim_tokens: set[str], query: np.ndarray, language: str
-    ) -> tuple[int, float, float]:
-        """The passage sentence that best supports a claim, with its word overlap and similarity.
+    ) -> tuple[int, float]:
+        """The passage sentence that best supports a claim, and the best similarity of any of them.
 
         The similarity of a sentence in the other language is raised by the cross-lingual
         discount, so that one threshold serves both.
@@ -297,9 +321,7 @@ class Answerer:
         )
         overlaps = [len(claim_tokens & tokens) / max(1, len(claim_tokens)) for tokens in evidence.tokens]
         best = max(range(len(evidence.spans)), key=lambda i: similarities[i] + overlaps[i])
-        passage_tokens = set().union(*evidence.tokens)
-        overlap = len(claim_tokens & passage_tokens) / max(1, len(claim_tokens))
-        return best, overlap, float(similarities.max())
+        return best, float(similarities.max())
 
     def _citation(self, evidence: _Evidence, index: int) -> Citation:
         hit = evidence.passage.hit

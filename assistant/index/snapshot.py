@@ -2,7 +2,9 @@
 
 On disk a generation is a directory of plain files that cannot run code when read (no
 pickle): manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss (FAISS with ids, so a
-document's vectors can be removed) and keyword/ (bm25s arrays and per-chunk tokens).
+document's vectors can be removed), keyword/ (bm25s arrays and per-chunk tokens) and
+windows.npz (the vectors of each chunk's quotable windows, for answers that embed only the
+question; absent in an index built before them, whose windows are embedded when quoted).
 """
 
 import json
@@ -16,6 +18,7 @@ import faiss
 import numpy as np
 
 from assistant import __version__
+from assistant.extractive import WINDOWS_VERSION
 from assistant.index.keyword import KeywordIndex
 from assistant.textnorm import NORMALIZATION_VERSION, tokenize
 from assistant.types import Chunk, FileFailure, IndexManifest, SourceDocument
@@ -41,7 +44,10 @@ class Snapshot:
         self.chunks = chunks
         self.vectors = vectors
         self.keyword = keyword
+        # The vectors of each chunk's windows (assistant.extractive.window_spans), by vector id.
+        self.windows: dict[int, np.ndarray] = {}
         self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(chunks)}
+        self._vector_of_chunk = {chunk.chunk_id: chunk.vector_id for chunk in chunks}
 
     @classmethod
     def empty(cls, embedder: str, model: str, dimension: int, chunk_size: int, chunk_overlap: int) -> "Snapshot":
@@ -66,6 +72,11 @@ class Snapshot:
     def chunk_text(self, chunk: Chunk) -> str:
         return self.documents[chunk.doc_id].served(chunk.start, chunk.end)
 
+    def window_vectors(self, chunk_id: str) -> np.ndarray | None:
+        """The vectors of a chunk's windows, in window order; None if they were not stored."""
+        vector_id = self._vector_of_chunk.get(chunk_id)
+        return None if vector_id is None else self.windows.get(vector_id)
+
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Chunk rows and cosine scores of the nearest vectors."""
         if not self.chunks:
@@ -86,17 +97,26 @@ class Snapshot:
 
     # -- changing (only a writer holding the lock does this, on its own copy) --------------
 
-    def add(self, document: SourceDocument, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def add(
+        self,
+        document: SourceDocument,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        windows: list[np.ndarray] | None = None,
+    ) -> None:
         first = self.manifest.next_vector_id
         ids = np.arange(first, first + len(chunks), dtype=np.int64)
         numbered = [c.model_copy(update={"vector_id": int(i)}) for c, i in zip(chunks, ids, strict=True)]
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.documents[document.doc_id] = document
-        for chunk in numbered:
+        for index, chunk in enumerate(numbered):
             self._row_of_vector[chunk.vector_id] = len(self.chunks)
+            self._vector_of_chunk[chunk.chunk_id] = chunk.vector_id
             self.chunks.append(chunk)
             self.keyword.rows.append(tokenize(self.chunk_text(chunk)))
+            if windows is not None:
+                self.windows[chunk.vector_id] = windows[index]
         self._changed(next_vector_id=first + len(chunks))
 
     def remove(self, doc_id: str) -> None:
@@ -106,7 +126,10 @@ class Snapshot:
             self.vectors.remove_ids(gone)  # type: ignore[arg-type]  # SWIG wraps the array
         self.chunks = [self.chunks[row] for row in keep]
         self.keyword = KeywordIndex([self.keyword.rows[row] for row in keep])
+        for vector_id in gone.tolist():
+            self.windows.pop(vector_id, None)
         self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(self.chunks)}
+        self._vector_of_chunk = {chunk.chunk_id: chunk.vector_id for chunk in self.chunks}
         del self.documents[doc_id]
         self._changed()
 
@@ -134,6 +157,14 @@ class Snapshot:
         _write_jsonl(directory / "chunks.jsonl", (c.model_dump() for c in self.chunks))
         faiss.write_index(self.vectors, str(directory / "vectors.faiss"))
         self.keyword.save(directory / "keyword")
+        if self.windows:
+            ids = sorted(self.windows)
+            np.savez(
+                directory / "windows.npz",
+                version=np.array(WINDOWS_VERSION),
+                ids=np.repeat(np.array(ids, dtype=np.int64), [len(self.windows[i]) for i in ids]),
+                vectors=np.concatenate([self.windows[i] for i in ids]).astype(np.float32),
+            )
         manifest = self.manifest.model_copy(update={"app_version": __version__})
         (directory / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
@@ -143,7 +174,23 @@ class Snapshot:
         documents = {d["doc_id"]: SourceDocument(**d) for d in _read_jsonl(directory / "documents.jsonl")}
         chunks = [Chunk(**c) for c in _read_jsonl(directory / "chunks.jsonl")]
         vectors = faiss.read_index(str(directory / "vectors.faiss"))
-        return cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"), generation)
+        snapshot = cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"), generation)
+        snapshot.windows = _load_windows(directory / "windows.npz")
+        return snapshot
+
+
+def _load_windows(path: Path) -> dict[int, np.ndarray]:
+    """Window vectors by vector id; none if the file is absent or was cut by other window rules."""
+    if not path.exists():
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        if str(stored["version"]) != WINDOWS_VERSION:
+            return {}
+        ids, vectors = stored["ids"], stored["vectors"]
+    if not len(ids):
+        return {}
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    return {int(group[0]): rows for group, rows in zip(np.split(ids, bounds), np.split(vectors, bounds), strict=True)}
 
 
 def source_path(path: str | Path) -> str:
