@@ -10,16 +10,19 @@ the original Arabic behind an English answer and the other way round.
 """
 
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 
 from assistant import hostile
 from assistant.chunking import split_sentences
 from assistant.embeddings import Embedder
-from assistant.extractive import ExtractiveAnswerer
+from assistant.extractive import ExtractiveAnswerer, windows_with_vectors
+from assistant.llm import explained
 from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.settings import Settings
 from assistant.textnorm import detect_language, tokenize
@@ -37,6 +40,7 @@ from assistant.types import (
 )
 
 _DIGITS = "0-9٠-٩۰-۹"
+_TEMPLATE_TOKENS = 400  # the answer templates' instructions, in tokens, with room to spare
 MARKER = re.compile(rf"\[\s*([{_DIGITS}]+(?:\s*[,،]\s*[{_DIGITS}]+)*)\s*\]")
 # A number and the scale word that may follow it: "30 ألف", "2.5 million".
 _NUMBER = re.compile(
@@ -139,15 +143,28 @@ class Answerer:
             yield self._declined(question, language, [], words["declined_empty"])
             return
         passages = self.number(hits)
+        if isinstance(self.model, ExtractiveAnswerer):
+            prompt_tokens = None
+            pieces = _lines(self.model.answer(question, language, passages, self.stored_windows(passages)))
+        else:
+            passages = self._excerpts(question, passages, passage_budget(self.settings))
+            messages = self._prompt(task, language, question, topic, passages)
+            prompt_tokens = sum(estimate_tokens(str(m.content)) for m in messages)
+            pieces = self._stream(messages)
         reply = ""
         shown = 0
-        for piece in self._write(task, language, question, topic, passages):
+        started = time.perf_counter()
+        first_piece = None
+        for piece in pieces:
+            first_piece = first_piece or time.perf_counter() - started
             reply += piece
             if not NO_ANSWER.startswith(reply.strip()):
                 yield reply[shown:]
                 shown = len(reply)
         # A note gathers conflicting figures across all its parts, so its parts leave them out.
-        yield self.check(question, language, passages, reply, with_conflicts=task == "answer")
+        answer = self.check(question, language, passages, reply, with_conflicts=task == "answer")
+        seconds = round(first_piece if first_piece is not None else time.perf_counter() - started, 3)
+        yield answer.model_copy(update={"prompt_tokens": prompt_tokens, "first_piece_seconds": seconds})
 
     def check(
         self, question: str, language: str, passages: list[Passage], reply: str, with_conflicts: bool = True
@@ -160,8 +177,12 @@ class Answerer:
         evidence: dict[int, _Evidence] = {}
         sentences: list[AnswerSentence] = []
         kept: list[str] = []
+        missing = words["not_said"].split("{point}")[0]  # "The documents do not say: …" claims nothing
         for text in _sentences_with_markers(reply):
-            sentence = self._check_sentence(text, passages, evidence)
+            if text.startswith(missing) and not MARKER.search(text):
+                sentence = AnswerSentence(text=text, citations=[], verdict="structure")
+            else:
+                sentence = self._check_sentence(text, passages, evidence)
             if sentence.verdict in ("unverified", "uncited") and self.settings.unverified_sentences == "drop":
                 continue
             sentences.append(sentence)
@@ -207,18 +228,50 @@ class Answerer:
             model=self.model_name,
         )
 
-    def _write(
+    def _prompt(
         self, task: str, language: str, question: str, topic: str | None, passages: list[Passage]
-    ) -> Iterator[str]:
-        """The reply in pieces: the extractive answerer's from the passages, a model's from the prompt."""
-        if isinstance(self.model, ExtractiveAnswerer):
-            yield from _lines(self.model.answer(question, language, passages, self.stored_windows(passages)))
-            return
+    ) -> list[BaseMessage]:
         variables = {"passages": format_passages(passages), "question": question}
         if task == "section":
             variables["topic"] = topic or question
-        for chunk in self.model.stream(render(self.settings.prompts_dir, language, task, **variables)):
-            yield str(chunk.content)
+        return render(self.settings.prompts_dir, language, task, **variables)
+
+    def _stream(self, messages: list[BaseMessage]) -> Iterator[str]:
+        """The model's reply in pieces; its client's errors said as a user can act on them."""
+        assert not isinstance(self.model, ExtractiveAnswerer)
+        try:
+            for chunk in self.model.stream(messages):
+                yield str(chunk.content)
+        except Exception as error:
+            raise explained(error, self.settings) from error
+
+    def _excerpts(self, question: str, passages: list[Passage], budget: int) -> list[Passage]:
+        """The passages cut, where they must be, to their windows nearest the question, within the budget.
+
+        Each passage gets an equal share; one that does not fit keeps its best windows, in text order.
+        Reading the prompt is most of a small local model's wait before its first word.
+        """
+        share = budget // max(1, len(passages))
+        if all(estimate_tokens(p.shown_text()) <= share for p in passages):
+            return passages
+        windows, vectors = windows_with_vectors(passages, self.stored_windows(passages), self.embedder)
+        scores = vectors @ self.embedder.embed_query(question) if len(windows) else np.zeros(0)
+        cut = []
+        for passage in passages:
+            if estimate_tokens(passage.shown_text()) <= share:
+                cut.append(passage)
+                continue
+            mine = sorted((i for i, w in enumerate(windows) if w.n == passage.n), key=lambda i: -scores[i])
+            chosen: list[tuple[int, int]] = []
+            used = 0
+            for i in mine:
+                cost = estimate_tokens(windows[i].text)
+                if chosen and used + cost > share:
+                    continue
+                chosen.append((windows[i].start, windows[i].end))
+                used += cost
+            cut.append(passage.model_copy(update={"excerpt": sorted(chosen)}) if chosen else passage)
+        return cut
 
     def stored_windows(self, passages: list[Passage]) -> dict[int, np.ndarray]:
         """The window vectors the index holds for these passages, by passage number."""
@@ -409,6 +462,19 @@ class Answerer:
             citations=[figure.citation for conflict in conflicts for figure in conflict.figures],
             verdict="supported",
         )
+
+
+def passage_budget(settings: Settings) -> int:
+    """Tokens of passages a prompt may carry: as set, else by backend, never more than the context leaves."""
+    budget = settings.llm_prompt_tokens or (600 if settings.llm == "llamacpp" else 6000)
+    if settings.llm == "llamacpp":  # the template and the reply need room too
+        budget = min(budget, settings.llm_context - settings.llm_max_tokens - _TEMPLATE_TOKENS)
+    return max(100, budget)
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens a BPE tokenizer makes of a text, roughly: one per 4 bytes of UTF-8 (Arabic letters are 2 bytes)."""
+    return len(text.encode("utf-8")) // 4 + 1
 
 
 def _lines(reply: str) -> Iterator[str]:

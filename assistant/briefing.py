@@ -18,10 +18,11 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 from docx.text.paragraph import Paragraph
 
-from assistant.answering import MARKER, Answerer, final_answer, format_passages, with_markers
+from assistant.answering import MARKER, Answerer, final_answer, format_passages, with_markers, without_markers
 from assistant.extractive import ExtractiveAnswerer
+from assistant.llm import explained
 from assistant.prompting import NO_ANSWER, phrases, render
-from assistant.textnorm import detect_language
+from assistant.textnorm import detect_language, normalize
 from assistant.types import Answer, AnswerSentence, BriefingNote, BriefSection, Citation, Conflict, Hit, page_span
 
 Search = Callable[[str, int], list[Hit]]
@@ -47,7 +48,10 @@ def outline(answerer: Answerer, search: Search, topic: str, language: str, point
         topic=topic,
         points=str(points),
     )
-    reply = str(answerer.model.invoke(messages).content)
+    try:
+        reply = str(answerer.model.invoke(messages).content)
+    except Exception as error:
+        raise explained(error, answerer.settings) from error
     headings = []
     for line in reply.splitlines():
         heading = " ".join(MARKER.sub("", _BULLET.sub("", line)).strip(" *#:").split())
@@ -78,7 +82,8 @@ def write_note(
         )
     if progress:
         progress(steps, steps, "")
-    bottom_line, *key_answers, background = parts
+    gaps = [h for h, a in zip(headings, parts[1:-1], strict=True) if not a.answered]
+    bottom_line, *key_answers, background = _without_repeats(parts)
     passages = {(p.hit.doc_id, p.hit.start): p.hit for part in parts for p in part.passages}
     conflicts = answerer.conflicts(topic, answerer.number(list(passages.values()))) if passages else []
     return BriefingNote(
@@ -91,10 +96,32 @@ def write_note(
         ],
         background=background,
         conflicts=conflicts,
-        gaps=[h for h, a in zip(headings, key_answers, strict=True) if not a.answered],
+        gaps=gaps,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         model=answerer.model_name,
     )
+
+
+def _without_repeats(parts: list[Answer]) -> list[Answer]:
+    """The parts with no sentence said twice: a claim, or a quote of the same words, stays where it came first.
+
+    A part left with nothing supported is not answered: its point is made elsewhere in the note.
+    """
+    seen: set[object] = set()
+    kept_parts = []
+    for part in parts:
+        kept = []
+        for sentence in part.sentences:
+            quotes = {(c.doc_id, c.start, c.end) for c in sentence.citations}
+            keys = {normalize(without_markers(sentence.text)), *quotes}
+            if sentence.verdict != "structure" and keys & seen:
+                continue
+            seen |= keys if sentence.verdict != "structure" else set()
+            kept.append(sentence)
+        answered = part.answered and any(s.verdict == "supported" for s in kept)
+        text = "\n".join(s.text for s in kept) if answered else part.text
+        kept_parts.append(part.model_copy(update={"sentences": kept, "answered": answered, "text": text}))
+    return kept_parts
 
 
 # -- Markdown ---------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class ExtractiveAnswerer:
 
         stored: the window vectors computed at ingest, by passage number; windows without are embedded now.
         """
-        windows, vectors = self._windows(passages, stored or {})
+        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
         if not windows:
             return NO_ANSWER
         parts = question_parts(question)
@@ -97,8 +97,17 @@ class ExtractiveAnswerer:
         quoted: list[Window] = []
         missing: list[str] = []
         for index, part in enumerate(parts):
-            query = part if index == 0 else f"{part} {parts[0]}"
-            best = self._best(part, windows, self._similarities(query, windows, vectors), quoted)
+            alone = self._similarities(part, windows, vectors)
+            if index == 0:
+                best = self._best(part, windows, alone, quoted)
+            else:
+                # The first part beside it says what "it" is, but pulls toward the first part's answer: a
+                # window must also share a word with this part, or be close to it alone.
+                beside = self._similarities(f"{part} {parts[0]}", windows, vectors)
+                own = set(tokenize(part))
+                related = np.array([bool(own & set(tokenize(w.text))) for w in windows])
+                floor = self.settings.extractive_min_similarity
+                best = self._best(part, windows, np.where(related | (alone >= floor), beside, -1.0), quoted)
             if best is None:
                 missing.append(part)
             else:
@@ -117,7 +126,7 @@ class ExtractiveAnswerer:
         self, topic: str, passages: list[Passage], points: int, stored: Mapping[int, np.ndarray] | None = None
     ) -> list[str]:
         """The titles of the passages that have something to say on the topic."""
-        windows, vectors = self._windows(passages, stored or {})
+        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
         if not windows:
             return []
         scores = self._similarities(topic, windows, vectors)
@@ -126,14 +135,6 @@ class ExtractiveAnswerer:
         }
         titles = [" ".join(p.hit.title.split()) for p in passages if p.n in relevant and p.hit.title.strip()]
         return list(dict.fromkeys(titles))[:points]
-
-    def _windows(self, passages: list[Passage], stored: Mapping[int, np.ndarray]) -> tuple[list[Window], np.ndarray]:
-        """Every window of the passages and its vector: stored at ingest, or embedded here."""
-        pairs = [pair for p in passages for pair in windows_of(p, stored.get(p.n))]
-        unstored = [w.text for w, vector in pairs if vector is None]
-        embedded = iter(self.embedder.embed_documents(unstored)) if unstored else iter(())
-        vectors = [vector if vector is not None else next(embedded) for _, vector in pairs]
-        return [w for w, _ in pairs], np.array(vectors, dtype=np.float32).reshape(len(pairs), self.embedder.dimension)
 
     def _best(
         self,
@@ -200,6 +201,17 @@ def windows_of(passage: Passage, vectors: np.ndarray | None = None) -> list[tupl
         for i, (start, end) in enumerate(spans)
         if not passage.withholds(offset + start, offset + end)
     ]
+
+
+def windows_with_vectors(
+    passages: list[Passage], stored: Mapping[int, np.ndarray], embedder: Embedder
+) -> tuple[list[Window], np.ndarray]:
+    """Every window of the passages and its vector: stored at ingest, or embedded now."""
+    pairs = [pair for p in passages for pair in windows_of(p, stored.get(p.n))]
+    unstored = [w.text for w, vector in pairs if vector is None]
+    embedded = iter(embedder.embed_documents(unstored)) if unstored else iter(())
+    vectors = [vector if vector is not None else next(embedded) for _, vector in pairs]
+    return [w for w, _ in pairs], np.array(vectors, dtype=np.float32).reshape(len(pairs), embedder.dimension)
 
 
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:

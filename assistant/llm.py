@@ -30,6 +30,40 @@ class LlmConfigError(AssistantError):
     """The configured LLM cannot be built: a missing package, file or setting."""
 
 
+class LlmUnavailableError(AssistantError):
+    """The configured model could not answer: unreachable, refused, too slow; the message names the setting."""
+
+
+def explained(error: Exception, settings: Settings) -> Exception:
+    """An error of an OpenAI-compatible client as a user can act on it, or the error itself."""
+    try:
+        import openai
+    except ImportError:
+        return error
+    where = settings.llm_base_url or "api.openai.com"
+    if isinstance(error, openai.APITimeoutError):
+        return LlmUnavailableError(
+            f"The model at {where} did not answer within {settings.llm_timeout:g} s (ASSISTANT_LLM_TIMEOUT); "
+            "ask again, or allow it more time."
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return LlmUnavailableError(
+            f"The model server at {where} cannot be reached ({error}); check ASSISTANT_LLM_BASE_URL and that "
+            "the server is running."
+        )
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LlmUnavailableError(
+            f"The model server at {where} refused the API key (HTTP {error.status_code}); check ASSISTANT_LLM_API_KEY."
+        )
+    if isinstance(error, openai.NotFoundError):
+        return LlmUnavailableError(
+            f"The model server at {where} has no model {settings.llm_model!r} (HTTP 404); check ASSISTANT_LLM_MODEL."
+        )
+    if isinstance(error, openai.APIStatusError):
+        return LlmUnavailableError(f"The model server at {where} answered HTTP {error.status_code}: {error.message}")
+    return error
+
+
 # What writes replies: a chat model behind a prompt, or the extractive answerer, which reads passages.
 Writer = BaseChatModel | ExtractiveAnswerer
 

@@ -20,7 +20,7 @@ from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileEr
 from assistant.extractive import ExtractiveAnswerer, window_spans
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
-from assistant.llm import Writer, build_chat_model, describe
+from assistant.llm import Writer, build_chat_model, describe, explained
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
@@ -120,7 +120,10 @@ class Assistant:
         if isinstance(model, ExtractiveAnswerer):
             reply = "OK (no model: answers quote the passages)"
         else:
-            reply = str(model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.").content).strip()[:200]
+            try:
+                reply = str(model.invoke("Reply with the single word OK. / أجب بكلمة OK فقط.").content).strip()[:200]
+            except Exception as error:
+                raise explained(error, self.settings) from error
         return {
             "llm": self.settings.llm,
             "description": describe(self.settings),

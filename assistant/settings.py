@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     llm_model_path: Path | None = Field(None, description="GGUF file for the llamacpp backend.")
     llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
     llm_max_tokens: int = Field(512, ge=16, description="Longest reply the model may write.")
+    llm_prompt_tokens: int | None = Field(
+        None,
+        ge=100,
+        description="Tokens of passages a prompt may carry; default 600 for llamacpp (on a CPU, reading the prompt "
+        "is the wait before the first word), 6000 for other models; never more than the context leaves.",
+    )
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_timeout: float = Field(120.0, gt=0, description="Seconds before a hosted model call is abandoned.")
     fake_llm_replies: list[str] = Field(default_factory=list, description="Replies of the fake backend, in turn.")

@@ -177,12 +177,19 @@ class Passage(_Model):
         description="Its text addressed to an AI (document offsets, within the hit): kept from the model and answers.",
     )
 
+    excerpt: list[tuple[int, int]] | None = Field(
+        None, description="The parts of the hit's text a model is shown (offsets in it), when not all of it fits."
+    )
+
     def shown_text(self) -> str:
-        """The hit's text with what is withheld replaced by […]."""
+        """The hit's text as a model sees it: what is withheld replaced by […], and only the excerpt if any."""
         text, offset = self.hit.text, self.hit.start
         for span in sorted(self.withheld, key=lambda w: w.start, reverse=True):
             text = text[: span.start - offset] + "[…]" + text[span.end - offset :]
-        return text
+        if self.excerpt is None:
+            return text
+        # Excerpts are windows of the passage, never withheld text.
+        return " … ".join(" ".join(self.hit.text[start:end].split()) for start, end in self.excerpt)
 
     def withholds(self, start: int, end: int) -> bool:
         """Whether any of the document text [start, end) is withheld."""
@@ -248,6 +255,8 @@ class Answer(_Model):
     warnings: list[str] = Field(default_factory=list)
     model: str = Field(description="Which backend wrote it.")
     generation: str | None = Field(None, description="The index generation every passage was read from.")
+    prompt_tokens: int | None = Field(None, description="The prompt sent to the model, in tokens (estimated).")
+    first_piece_seconds: float | None = Field(None, description="Seconds from asking the model to its first words.")
 
     @property
     def citations(self) -> list[Citation]:

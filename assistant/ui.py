@@ -168,6 +168,8 @@ class Handlers:
             answered=answer.answered,
             model=answer.model,
             generation=answer.generation,
+            prompt_tokens=answer.prompt_tokens,
+            first_piece_seconds=answer.first_piece_seconds,
             passages=[{"n": p.n, "doc_id": p.hit.doc_id, "chunk_id": p.hit.chunk_id} for p in answer.passages],
             citations=[{"n": c.n, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in answer.citations],
         )

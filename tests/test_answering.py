@@ -296,3 +296,21 @@ def test_list_numbers_and_trailing_markers_stay_with_their_sentences(indexed, mo
     assert [s.verdict for s in answer.sentences] == ["structure", "supported", "uncited"]
     assert answer.sentences[1].text.startswith("1. عقدت")
     assert answer.sentences[2].text.startswith("2. وناقش")
+
+
+def test_a_small_prompt_budget_cuts_passages_to_their_windows_nearest_the_question(settings, tmp_path):
+    from tests.test_extractive import LONG
+
+    model = ScriptedChatModel(replies=["وقد عاد ثلاثون ألف طفل الى المدارس في شرق الموصل [1]."])
+    small = settings.model_copy(update={"llm_prompt_tokens": 100})
+    assistant = indexed_folder(small, model, tmp_path / "docs", {"speech.txt": "كلمة ستينغل\n" + LONG})
+    answer = assistant.ask("كم طفلا عاد الى المدارس في شرق الموصل؟")
+    prompt = str(model.history[-1][1].content)
+    assert "ثلاثون ألف طفل" in prompt  # the window that answers is kept
+    assert "نشكركم على حسن ضيافة الكويت" not in prompt  # the rest of the 90-word sentence is not
+    assert answer.answered
+    assert answer.prompt_tokens is not None
+    assert answer.prompt_tokens < 500
+    assert answer.first_piece_seconds is not None
+    whole = indexed_folder(settings, ScriptedChatModel(replies=[]), tmp_path / "again", {"speech.txt": LONG})
+    assert whole.ask("كم طفلا عاد الى المدارس في شرق الموصل؟").prompt_tokens > answer.prompt_tokens

@@ -105,6 +105,24 @@ def test_arabic_note_is_written_part_by_part_with_conflicts_and_gaps(settings, t
         assert all(run._r.rPr.find(qn("w:rtl")) is not None for run in paragraph.runs)
 
 
+def test_a_note_says_no_sentence_twice(settings, tmp_path):
+    same = "استضافت الكويت أمس مؤتمر الاتصالات الخاص بالتحالف بحضور ممثلي 14 دولة"
+    model = ReplyingModel(replies=[])
+    model.writers = [
+        cite(same),  # bottom line
+        cite(same),  # key point 1: only what the bottom line said
+        cite("استضافت الكويت اجتماع مجموعة العمل بمشاركة 28 دولة في الاجتماع"),  # key point 2
+        cite(same),  # background
+    ]
+    assistant = indexed_folder(settings, model, tmp_path / "kuwait", KUWAIT_FILES)
+    note = assistant.brief(TOPIC, headings=["مؤتمر الاتصالات", "اجتماع مجموعة العمل"])
+    markdown = to_markdown(note, settings.prompts_dir)
+    assert markdown.count("بحضور ممثلي 14 دولة") == 2  # once in the note, once in its reference
+    assert [p.heading for p in note.key_points] == ["اجتماع مجموعة العمل"]
+    assert note.gaps == []  # a point made elsewhere is not a gap
+    assert not note.background.answered
+
+
 def test_english_note_markdown_is_left_to_right_and_marks_unverified_sentences(settings, corpus):
     model = ReplyingModel(replies=[])
     budget = cite("The finance ministry presented the annual budget to parliament")

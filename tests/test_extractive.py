@@ -135,4 +135,10 @@ def test_window_vectors_are_stored_at_ingest_and_an_answer_embeds_only_its_quest
     assert answer.answered
     assert "ثماني وعشرين دولة" in answer.text
     assert counting.documents == []  # no passage text was embedded to answer
-    assert len(set(counting.queries)) == 3  # the question (searched), and each of its two parts (quoted)
+    assert len(set(counting.queries)) == 4  # the question (searched); each part, and the second beside the first
+    unknown = Assistant(settings).ask(
+        "How many countries joined the Kuwait working group and who won the football cup final in Tunis?"
+    )
+    assert unknown.answered
+    assert unknown.sentences[-1].text == "The documents do not say: who won the football cup final in Tunis."
+    assert unknown.sentences[-1].verdict == "structure"  # a statement about the documents, not a claim to check

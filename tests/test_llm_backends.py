@@ -5,6 +5,7 @@ both as the openai backend's endpoint and as the llamacpp backend's supervised c
 import importlib.util
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -119,6 +120,12 @@ def llama_server(gguf, tmp_path_factory):
         server.close()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def backend_settings(tmp_path, **llm) -> Settings:
     return Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="fake", llm_max_tokens=96, **llm)
 
@@ -153,6 +160,35 @@ def test_openai_backend_against_a_real_server_streams_a_checked_answer(llama_ser
     check = assistant.llm_check()
     assert check["reply"]
     assert "127.0.0.1" in check["description"]
+
+
+def test_openai_backend_errors_name_the_setting_to_fix(llama_server, gguf, tmp_path):
+    from assistant.llm import LlmUnavailableError
+
+    cases = iter(range(10))
+
+    def ask(**llm):
+        case = tmp_path / f"case-{next(cases)}"
+        case.mkdir()
+        settings = backend_settings(case, llm="openai", **llm)
+        assistant = indexed_folder(settings, None, settings.index_dir.parent / "docs", {"kuwait.txt": KUWAIT_AR})
+        with pytest.raises(LlmUnavailableError) as raised:
+            assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
+        return str(raised.value)
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    assert "check ASSISTANT_LLM_BASE_URL" in ask(llm_base_url=closed, llm_model="qwen-test")
+    message = ask(llm_base_url=llama_server, llm_model="qwen-test", llm_timeout=0.01)
+    assert "within 0.01 s (ASSISTANT_LLM_TIMEOUT)" in message
+    keyed = ModelServer(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--api_key", "right-key"],
+        tmp_path / "keyed.log",
+    )
+    try:
+        message = ask(llm_base_url=keyed.running().url, llm_model="qwen-test", llm_api_key="wrong-key")
+    finally:
+        keyed.close()
+    assert "refused the API key (HTTP 401); check ASSISTANT_LLM_API_KEY" in message
 
 
 def test_llamacpp_backend_runs_the_same_file_in_a_supervised_child(gguf, tmp_path):
