@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     llm_prompt_tokens: int | None = Field(
         None,
         ge=100,
-        description="Tokens of passages a prompt may carry; default 600 for llamacpp (on a CPU, reading the prompt "
+        description="Tokens of passages a prompt may carry; default 300 for llamacpp (on a CPU, reading the prompt "
         "is the wait before the first word), 6000 for other models; never more than the context leaves.",
     )
     llm_temperature: float = Field(0.0, ge=0, le=2)
