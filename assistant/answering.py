@@ -9,9 +9,10 @@ that best support the sentence, with their offsets in the document, so an offici
 the original Arabic behind an English answer and the other way round.
 """
 
+import itertools
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,8 @@ from assistant.types import (
 )
 
 _DIGITS = "0-9٠-٩۰-۹"
+# Share of the shorter sentence's content words (number and unit aside) two figures must share to count the same thing.
+_SAME_THING = 0.5
 _TEMPLATE_TOKENS = 400  # the answer templates' instructions, in tokens, with room to spare
 # Passages for a local model: with the template about 700 tokens, read in about 5 s on 2 cores.
 _LOCAL_PROMPT_TOKENS = 300
@@ -146,28 +149,30 @@ class Answerer:
         if not hits:
             yield self._declined(question, language, [], words["declined_empty"])
             return
-        passages = self.number(hits)
+        numbered = passages = self.number(hits)
         if isinstance(self.model, ExtractiveAnswerer):
             prompt_tokens = None
             pieces = _lines(self.model.answer(question, language, passages, self.stored_windows(passages)))
         else:
-            passages = self._excerpts(question, passages, passage_budget(self.settings))
+            passages = self._excerpts(question, numbered, passage_budget(self.settings))
             messages = self._prompt(task, language, question, topic, passages)
             prompt_tokens = sum(estimate_tokens(str(m.content)) for m in messages)
             pieces = self._stream(messages)
-        reply = ""
-        shown = 0
         started = time.perf_counter()
-        first_piece = None
-        for piece in pieces:
-            first_piece = first_piece or time.perf_counter() - started
-            reply += piece
-            if not NO_ANSWER.startswith(reply.strip()):
-                yield reply[shown:]
-                shown = len(reply)
+        timed = _Timed(pieces)
+        reply = yield from _held_back(timed)
+        if not isinstance(self.model, ExtractiveAnswerer) and (NO_ANSWER in reply or not reply.strip()):
+            # A small model declines what its passages answer: if one of them holds a close window,
+            # it is asked again with that passage alone, a prompt it can read.
+            best = ExtractiveAnswerer(self.embedder, self.settings).closest(
+                question, passages, self.stored_windows(passages)
+            )
+            if best is not None:
+                single = self._excerpts(question, [numbered[best - 1]], passage_budget(self.settings))
+                reply = yield from _held_back(self._stream(self._prompt(task, language, question, topic, single)))
         # A note gathers conflicting figures across all its parts, so its parts leave them out.
         answer = self.check(question, language, passages, reply, with_conflicts=task == "answer")
-        seconds = round(first_piece if first_piece is not None else time.perf_counter() - started, 3)
+        seconds = round(timed.first if timed.first is not None else time.perf_counter() - started, 3)
         yield answer.model_copy(update={"prompt_tokens": prompt_tokens, "first_piece_seconds": seconds})
 
     def check(
@@ -405,14 +410,17 @@ class Answerer:
     # -- conflicting figures ------------------------------------------------------------------
 
     def conflicts(self, question: str, passages: list[Passage]) -> list[Conflict]:
-        """Different figures for the same counted thing, stated in different documents.
+        """Different figures for the same counted thing at the same event, stated in different documents.
 
         Only sentences on the question's subject count: they share a content word with it
-        besides the counted thing, or (across languages) are close to it in meaning.
+        besides the counted thing, or (across languages) are close to it in meaning. Two figures
+        are for the same thing only when their sentences say the same around the number (most of
+        their content words shared): 14 countries at a conference and 28 at a working group's
+        meeting, or 68 in the whole coalition, are different things, not a conflict.
         """
         question_tokens = set(tokenize(question))
         query = self.embedder.embed_query(question)
-        by_unit: dict[str, dict[str, Figure]] = {}
+        found: dict[tuple[str, str, str], tuple[Figure, set[str]]] = {}  # (unit, value, doc) -> figure, context
         for passage in passages:
             text = passage.hit.text
             for start, end in split_sentences(text):
@@ -427,23 +435,16 @@ class Answerer:
                     if not self._on_subject(sentence, question_tokens - {unit}, query):
                         continue
                     value = _plain_number(match.group(1))
+                    key = (unit, value, passage.hit.doc_id)
+                    if key in found:
+                        continue
                     citation = self.citation_for(
                         passage.n, passage.hit, passage.hit.start + start, passage.hit.start + end
                     )
-                    figures = by_unit.setdefault(unit, {})
-                    figures.setdefault(
-                        value,
-                        Figure(
-                            value=f"{match.group(1)} {match.group(2).split()[0].strip(_PUNCTUATION)}", citation=citation
-                        ),
-                    )
-        conflicts = []
-        for figures in by_unit.values():
-            documents = {f.citation.doc_id for f in figures.values()}
-            if len(figures) > 1 and len(documents) > 1:
-                unit = next(iter(figures.values())).value.split()[-1]
-                conflicts.append(Conflict(unit=unit, figures=list(figures.values())))
-        return conflicts
+                    shown = f"{match.group(1)} {match.group(2).split()[0].strip(_PUNCTUATION)}"
+                    context = {t for t in tokenize(_NUMBER.sub(" ", sentence)) if t != unit}
+                    found[key] = (Figure(value=shown, citation=citation), context)
+        return _same_thing_conflicts(found)
 
     def _on_subject(self, sentence: str, subject: set[str], query: np.ndarray) -> bool:
         if subject & set(tokenize(sentence)):
@@ -463,6 +464,34 @@ class Answerer:
         )
 
 
+def _same_thing_conflicts(found: dict[tuple[str, str, str], tuple[Figure, set[str]]]) -> list[Conflict]:
+    """Groups of figures, one counted thing each, where another document gives a different value in the same words."""
+    keys = list(found)
+    group = {key: key for key in keys}
+
+    def root(key: tuple[str, str, str]) -> tuple[str, str, str]:
+        while group[key] != key:
+            key = group[key]
+        return key
+
+    for first, second in itertools.combinations(keys, 2):
+        (unit, value, document), (other_unit, other_value, other_document) = first, second
+        if unit != other_unit or value == other_value or document == other_document:
+            continue
+        mine, theirs = found[first][1], found[second][1]
+        if len(mine & theirs) >= _SAME_THING * min(len(mine), len(theirs)):
+            group[root(second)] = root(first)
+    members: dict[tuple[str, str, str], dict[str, Figure]] = {}
+    for key in keys:  # a value given by several documents is listed once, with its first source
+        members.setdefault(root(key), {}).setdefault(key[1], found[key][0])
+    conflicts = []
+    for by_value in members.values():
+        if len(by_value) > 1:
+            figures = list(by_value.values())
+            conflicts.append(Conflict(unit=figures[0].value.split()[-1], figures=figures))
+    return conflicts
+
+
 def passage_budget(settings: Settings) -> int:
     """Tokens of passages a prompt may carry: as set, else by backend, never more than the context leaves."""
     budget = settings.llm_prompt_tokens or (_LOCAL_PROMPT_TOKENS if settings.llm == "llamacpp" else 6000)
@@ -474,6 +503,31 @@ def passage_budget(settings: Settings) -> int:
 def estimate_tokens(text: str) -> int:
     """Tokens a BPE tokenizer makes of a text, roughly: one per 4 bytes of UTF-8 (Arabic letters are 2 bytes)."""
     return len(text.encode("utf-8")) // 4 + 1
+
+
+class _Timed:
+    """Pieces passed through, noting the seconds until the first one."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self.pieces, self.started = pieces, time.perf_counter()
+        self.first: float | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self.pieces:
+            if self.first is None:
+                self.first = time.perf_counter() - self.started
+            yield piece
+
+
+def _held_back(pieces: Iterable[str]) -> Generator[str, None, str]:
+    """Yield a reply as it grows, holding it back while it could still be NO_ANSWER; return all of it."""
+    reply, shown = "", 0
+    for piece in pieces:
+        reply += piece
+        if not NO_ANSWER.startswith(reply.strip()):
+            yield reply[shown:]
+            shown = len(reply)
+    return reply
 
 
 def _lines(reply: str) -> Iterator[str]:

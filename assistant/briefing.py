@@ -167,8 +167,10 @@ def to_markdown(note: BriefingNote, prompts_dir: Path) -> str:
         pages = page_span(citation.page_start, citation.page_end, "–")
         lines.append(f"{number}. {citation.title}{comma}{words['page']} {pages}: «{quote}»")
     lines += ["", f"## {words['sources']}", ""]
-    for title, date, source, pages in _sources(references):
-        lines.append(f"- {title} ({date or words['undated']}){comma}{source}{comma}{words['page']} {pages}")
+    for title, date, source, doc_id, pages in _sources(references):
+        # A file name and the content's id: a server's paths mean nothing to the reader, the id finds the document.
+        reference = f"{Path(source).name}{comma}{words['document_id'].format(doc_id=doc_id)}"
+        lines.append(f"- {title} ({date or words['undated']}){comma}{reference}{comma}{words['page']} {pages}")
     count = len({c.doc_id for _, c in references.cited.values()})
     lines += ["", f"*{words['prepared'].format(date=note.created_at[:10], count=count)}*"]
     body = "\n".join(lines)
@@ -194,8 +196,8 @@ def _conflict(conflict: Conflict, references: _References, words: dict[str, str]
     return f"{words['conflicts']} {figures}"
 
 
-def _sources(references: _References) -> list[tuple[str, str | None, str, str]]:
-    """One line per cited document: title, date, source and the pages cited, in order of first citation."""
+def _sources(references: _References) -> list[tuple[str, str | None, str, str, str]]:
+    """One line per cited document: title, date, source, id and the pages cited, in order of first citation."""
     documents: dict[str, list[Citation]] = {}
     for _, citation in references.cited.values():
         documents.setdefault(citation.doc_id, []).append(citation)
@@ -203,7 +205,7 @@ def _sources(references: _References) -> list[tuple[str, str | None, str, str]]:
     for citations in documents.values():
         pages = sorted({p for c in citations for p in range(c.page_start, c.page_end + 1)})
         first = citations[0]
-        rows.append((first.title, first.date, first.source, ", ".join(map(str, pages))))
+        rows.append((first.title, first.date, first.source, first.doc_id, ", ".join(map(str, pages))))
     return rows
 
 

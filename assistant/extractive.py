@@ -122,6 +122,16 @@ class ExtractiveAnswerer:
         lines += [words["not_said"].format(point=part.rstrip("?؟ ")) for part in missing]
         return "\n".join(lines)
 
+    def closest(
+        self, question: str, passages: list[Passage], stored: Mapping[int, np.ndarray] | None = None
+    ) -> int | None:
+        """The number of the passage whose window answers the question best, if any comes close enough."""
+        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
+        if not windows:
+            return None
+        best = self._best(question, windows, self._similarities(question, windows, vectors), [])
+        return None if best is None else best.n
+
     def outline(
         self, topic: str, passages: list[Passage], points: int, stored: Mapping[int, np.ndarray] | None = None
     ) -> list[str]:

