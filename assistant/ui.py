@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from assistant import __version__
-from assistant.answering import MARKER
+from assistant.answering import MARKER, without_markers
 from assistant.audit import AuditLog
 from assistant.briefing import markdown_to_docx, to_markdown
 from assistant.errors import AssistantError, UnreadableFileError
@@ -392,10 +392,11 @@ def render_answer(answer: Answer) -> str:
         if sentence.verdict in ("unverified", "uncited"):
             label = "unverified · غير متحقق منها" if sentence.verdict == "unverified" else "no citation · بلا إحالة"
             text = f"<span class='unverified' title='{html.escape(sentence.reason or '')}'>{text} ⚠ {label}</span>"
-        parts.append(text)
-    body = "<br>".join(parts)
+        # Each sentence is laid out in its own script's direction: an Arabic quote in an English
+        # answer keeps its bullet and marker on its right, as an English one in an Arabic answer on its left.
+        parts.append(_directed(text, detect_language(without_markers(sentence.text))))
     warnings = "".join(f"<p class='meta'>⚠ {html.escape(w)}</p>" for w in answer.warnings)
-    return _directed(body, answer.language) + warnings
+    return _directed("".join(parts), answer.language) + warnings
 
 
 def render_sources(answer: Answer) -> str:

@@ -147,6 +147,27 @@ def test_an_english_question_reads_left_to_right_and_a_refusal_is_plain(app, mod
     assert sources == ""
 
 
+def test_an_arabic_quote_in_an_english_answer_is_laid_out_right_to_left(app, model):
+    from assistant.types import AnswerSentence
+
+    model.enqueue(kuwait_reply(app))
+    answer = app.assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
+    citations = answer.sentences[0].citations
+    mixed = answer.model_copy(
+        update={
+            "language": "en",
+            "sentences": [
+                AnswerSentence(text="The documents say:", citations=[], verdict="structure"),
+                AnswerSentence(text="- شاركت ثماني وعشرون دولة [1]", citations=citations, verdict="supported"),
+            ],
+        }
+    )
+    html = render_answer(mixed)
+    assert html.startswith("<div dir='ltr'")  # the English answer
+    assert "<div dir='ltr' style='text-align:start'>The documents say:</div>" in html
+    assert "<div dir='rtl' style='text-align:start'>- شاركت ثماني وعشرون دولة <a href='#source-1'" in html
+
+
 def test_render_answer_escapes_document_html(app, model):
     model.enqueue(kuwait_reply(app))
     answer = app.assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
