@@ -26,7 +26,9 @@ from assistant.types import Passage
 # A quote longer than this is cut at its clause ends (، ؛ , ;) into windows.
 MOST_WORDS = 40
 # Bump when window_spans cuts differently: window vectors stored by older rules are not used.
-WINDOWS_VERSION = "windows-1"
+WINDOWS_VERSION = "windows-2"
+_HEADLINE_WORDS = 15
+_CLOSES = re.compile(r"[.!?؟…]['\"”»)]*$")
 _FEWEST_WORDS = 5
 _CLAUSE_END = re.compile(r"[،؛,;:](?=\s)")
 # Where a question joins a second one: "... and who chaired it?", «... ومن ترأسه؟», "...? And when ...".
@@ -196,9 +198,22 @@ def window_spans(text: str, title: str) -> list[tuple[int, int]]:
     for start, end in split_sentences(text):
         for piece_start, piece_end in _pieces(text, start, end):
             piece = " ".join(text[piece_start:piece_end].split())
-            if len(piece.split()) >= _FEWEST_WORDS and piece != title:
+            if len(piece.split()) >= _FEWEST_WORDS and piece != title and not _headline(text, piece_start, piece_end):
                 spans.append((piece_start, piece_end))
     return spans
+
+
+def _headline(text: str, start: int, end: int) -> bool:
+    """A line of its own that reads as a heading: short, no closing full stop, or a bullet's label.
+
+    Quoted as an answer it says less than the sentences under it ("• آلن: توسيع الحرب …").
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end].strip()
+    if line != text[start:end].strip():
+        return False
+    return line.startswith(("•", "-", "*")) or (len(line.split()) <= _HEADLINE_WORDS and not _CLOSES.search(line))
 
 
 def windows_of(passage: Passage, vectors: np.ndarray | None = None) -> list[tuple[Window, np.ndarray | None]]:

