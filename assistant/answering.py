@@ -161,7 +161,7 @@ class Answerer:
         started = time.perf_counter()
         timed = _Timed(pieces)
         reply = yield from _held_back(timed)
-        if not isinstance(self.model, ExtractiveAnswerer) and (NO_ANSWER in reply or not reply.strip()):
+        if not isinstance(self.model, ExtractiveAnswerer) and _declines(reply):
             # A small model declines what its passages answer: if one of them holds a close window,
             # it is asked again with that passage alone, a prompt it can read.
             best = ExtractiveAnswerer(self.embedder, self.settings).closest(
@@ -181,7 +181,7 @@ class Answerer:
         """Check every sentence of a reply against the passages it cites."""
         words = phrases(self.settings.prompts_dir, language)
         warnings = [words["withheld"].format(n=p.n, title=p.hit.title) for p in passages if p.withheld]
-        if NO_ANSWER in reply or not reply.strip():
+        if _declines(reply):
             return self._declined(question, language, passages, words["declined"], warnings)
         evidence: dict[int, _Evidence] = {}
         sentences: list[AnswerSentence] = []
@@ -528,6 +528,11 @@ def _held_back(pieces: Iterable[str]) -> Generator[str, None, str]:
             yield reply[shown:]
             shown = len(reply)
     return reply
+
+
+def _declines(reply: str) -> bool:
+    """Whether a reply says the passages do not answer (or says nothing)."""
+    return NO_ANSWER in reply or not reply.strip()
 
 
 def _lines(reply: str) -> Iterator[str]:

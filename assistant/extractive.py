@@ -74,6 +74,16 @@ class Window:
     text: str
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """The windows a reply is chosen from, with what every choice needs of them, computed once."""
+
+    windows: list[Window]
+    vectors: np.ndarray
+    tokens: list[set[str]]
+    languages: list[str]
+
+
 class ExtractiveAnswerer:
     """Quotes the passage windows that answer each part of a question; declines when none comes close."""
 
@@ -88,28 +98,27 @@ class ExtractiveAnswerer:
 
         stored: the window vectors computed at ingest, by passage number; windows without are embedded now.
         """
-        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
-        if not windows:
+        pool = self._pool(passages, stored)
+        if not pool.windows:
             return NO_ANSWER
         parts = question_parts(question)
         words = phrases(self.settings.prompts_dir, language)
+        floor = self.settings.extractive_min_similarity
         # Parts are answered in order, each by a window not quoted yet. A later part ("and who
-        # chaired it?") is matched with the first part beside it, which says what "it" is, and
-        # gains most from its own words ("ترأسه" and «وترأست» share a stem).
+        # chaired it?") is matched with the first part beside it, which says what "it" is, but
+        # pulls toward the first part's answer: its window must also share a word with it
+        # ("ترأسه" and «وترأست» share a stem), or be close to it alone.
+        alone = [self._similarities(part, pool) for part in parts]
         quoted: list[Window] = []
         missing: list[str] = []
         for index, part in enumerate(parts):
-            alone = self._similarities(part, windows, vectors)
             if index == 0:
-                best = self._best(part, windows, alone, quoted)
+                best = self._best(part, pool, alone[0], quoted)
             else:
-                # The first part beside it says what "it" is, but pulls toward the first part's answer: a
-                # window must also share a word with this part, or be close to it alone.
-                beside = self._similarities(f"{part} {parts[0]}", windows, vectors)
+                beside = self._similarities(f"{part} {parts[0]}", pool)
                 own = set(tokenize(part))
-                related = np.array([bool(own & set(tokenize(w.text))) for w in windows])
-                floor = self.settings.extractive_min_similarity
-                best = self._best(part, windows, np.where(related | (alone >= floor), beside, -1.0), quoted)
+                related = np.array([bool(own & tokens) for tokens in pool.tokens])
+                best = self._best(part, pool, np.where(related | (alone[index] >= floor), beside, -1.0), quoted)
             if best is None:
                 missing.append(part)
             else:
@@ -117,7 +126,7 @@ class ExtractiveAnswerer:
         if not quoted:
             return NO_ANSWER
         if len(parts) == 1:  # a second quote when it says nearly as much: the answer is often split over two
-            second = self._best(parts[0], windows, self._similarities(parts[0], windows, vectors), quoted, _SPREAD)
+            second = self._best(parts[0], pool, alone[0], quoted, _SPREAD)
             if second is not None:
                 quoted.append(second)
         lines = [words["according"], *(f"- {w.text} [{w.n}]" for w in quoted)]
@@ -128,48 +137,57 @@ class ExtractiveAnswerer:
         self, question: str, passages: list[Passage], stored: Mapping[int, np.ndarray] | None = None
     ) -> int | None:
         """The number of the passage whose window answers the question best, if any comes close enough."""
-        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
-        if not windows:
+        pool = self._pool(passages, stored)
+        if not pool.windows:
             return None
-        best = self._best(question, windows, self._similarities(question, windows, vectors), [])
+        best = self._best(question, pool, self._similarities(question, pool), [])
         return None if best is None else best.n
 
     def outline(
         self, topic: str, passages: list[Passage], points: int, stored: Mapping[int, np.ndarray] | None = None
     ) -> list[str]:
         """The titles of the passages that have something to say on the topic."""
-        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
-        if not windows:
+        pool = self._pool(passages, stored)
+        if not pool.windows:
             return []
-        scores = self._similarities(topic, windows, vectors)
+        scores = self._similarities(topic, pool)
         relevant = {
-            w.n for w, score in zip(windows, scores, strict=True) if score >= self.settings.extractive_min_similarity
+            w.n
+            for w, score in zip(pool.windows, scores, strict=True)
+            if score >= self.settings.extractive_min_similarity
         }
         titles = [" ".join(p.hit.title.split()) for p in passages if p.n in relevant and p.hit.title.strip()]
         return list(dict.fromkeys(titles))[:points]
 
+    def _pool(self, passages: list[Passage], stored: Mapping[int, np.ndarray] | None) -> _Pool:
+        windows, vectors = windows_with_vectors(passages, stored or {}, self.embedder)
+        return _Pool(
+            windows, vectors, [set(tokenize(w.text)) for w in windows], [detect_language(w.text) for w in windows]
+        )
+
     def _best(
         self,
         part: str,
-        windows: list[Window],
+        pool: _Pool,
         similarities: np.ndarray,
         quoted: list[Window],
         within: float | None = None,
     ) -> Window | None:
         """The window that best answers this part, if it is close enough and not a repeat of a quote."""
         wanted = set(tokenize(part))
-        tokens = [set(tokenize(w.text)) for w in windows]
         # A shared word counts by how rare it is among the windows: "Kuwait" in every one says nothing.
-        rarity = {t: math.log((len(windows) + 1) / (1 + sum(t in ts for ts in tokens))) + 1 for t in wanted}
+        rarity = {t: math.log((len(pool.windows) + 1) / (1 + sum(t in ts for ts in pool.tokens))) + 1 for t in wanted}
         total = sum(rarity.values()) or 1.0
-        scores = similarities + np.array([_WORD_WEIGHT * sum(rarity[t] for t in wanted & ts) / total for ts in tokens])
+        scores = similarities + np.array(
+            [_WORD_WEIGHT * sum(rarity[t] for t in wanted & ts) / total for ts in pool.tokens]
+        )
         # "How many" is not answered by a window without a number, nor "when" by one without a time.
         needs = [pattern for asks, pattern in ((_HOW_MANY, _NUMBER), (_WHEN, _TIME)) if asks.search(part)]
-        scores[[any(not p.search(w.text) for p in needs) for w in windows]] = -np.inf
+        scores[[any(not p.search(w.text) for p in needs) for w in pool.windows]] = -np.inf
         floor = self.settings.extractive_min_similarity
         top = float(scores.max())
         for index in np.argsort(-scores):
-            window = windows[index]
+            window = pool.windows[index]
             too_far = within is not None and scores[index] < top - within
             if scores[index] == -np.inf or similarities[index] < floor or too_far:
                 return None
@@ -177,12 +195,12 @@ class ExtractiveAnswerer:
                 return window
         return None
 
-    def _similarities(self, query: str, windows: list[Window], vectors: np.ndarray) -> np.ndarray:
+    def _similarities(self, query: str, pool: _Pool) -> np.ndarray:
         """Cosine similarities, as if every window were in the query's language (see cross_lingual_discount)."""
         language = detect_language(query)
         discount = self.settings.cross_lingual_discount
-        shift = np.array([discount * (detect_language(w.text) != language) for w in windows])
-        return vectors @ self.embedder.embed_query(query) + shift
+        shift = np.array([discount * (window_language != language) for window_language in pool.languages])
+        return pool.vectors @ self.embedder.embed_query(query) + shift
 
 
 def question_parts(question: str) -> list[str]:
@@ -191,13 +209,18 @@ def question_parts(question: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= 2] or [question.strip()]
 
 
+def window_text(text: str, start: int, end: int) -> str:
+    """A window as it is quoted and embedded, at ingest and when answering alike: its words, single-spaced."""
+    return " ".join(text[start:end].split())
+
+
 def window_spans(text: str, title: str) -> list[tuple[int, int]]:
     """Where a chunk's quotable windows lie in its text: its sentences, long ones cut at clause ends."""
     title = " ".join(title.split())
     spans = []
     for start, end in split_sentences(text):
         for piece_start, piece_end in _pieces(text, start, end):
-            piece = " ".join(text[piece_start:piece_end].split())
+            piece = window_text(text, piece_start, piece_end)
             if len(piece.split()) >= _FEWEST_WORDS and piece != title and not _headline(text, piece_start, piece_end):
                 spans.append((piece_start, piece_end))
     return spans
@@ -222,7 +245,7 @@ def windows_of(passage: Passage, vectors: np.ndarray | None = None) -> list[tupl
     spans = window_spans(text, passage.hit.title)
     stored = vectors if vectors is not None and len(vectors) == len(spans) else None
     return [
-        (Window(passage.n, start, end, " ".join(text[start:end].split())), None if stored is None else stored[i])
+        (Window(passage.n, start, end, window_text(text, start, end)), None if stored is None else stored[i])
         for i, (start, end) in enumerate(spans)
         if not passage.withholds(offset + start, offset + end)
     ]

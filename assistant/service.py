@@ -17,7 +17,7 @@ from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
-from assistant.extractive import ExtractiveAnswerer, window_spans
+from assistant.extractive import ExtractiveAnswerer, window_spans, window_text
 from assistant.index import IndexStore, Snapshot
 from assistant.index.snapshot import source_path
 from assistant.llm import Writer, build_chat_model, describe, explained
@@ -358,7 +358,7 @@ class Assistant:
         # Each chunk's windows are embedded now, so that an answer embeds only its question.
         spans = [window_spans(text, document.title) for text in texts]
         flat = self.embedder.embed_documents(
-            [text[s:e] for text, chunk in zip(texts, spans, strict=True) for s, e in chunk]
+            [window_text(text, s, e) for text, chunk in zip(texts, spans, strict=True) for s, e in chunk]
         )
         bounds = np.cumsum([len(chunk) for chunk in spans])[:-1]
         snapshot.add(document, chunks, vectors, np.split(flat, bounds) if chunks else [])

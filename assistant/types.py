@@ -183,13 +183,12 @@ class Passage(_Model):
 
     def shown_text(self) -> str:
         """The hit's text as a model sees it: what is withheld replaced by […], and only the excerpt if any."""
+        if self.excerpt is not None:  # windows of the passage, never withheld text
+            return " … ".join(" ".join(self.hit.text[start:end].split()) for start, end in self.excerpt)
         text, offset = self.hit.text, self.hit.start
         for span in sorted(self.withheld, key=lambda w: w.start, reverse=True):
             text = text[: span.start - offset] + "[…]" + text[span.end - offset :]
-        if self.excerpt is None:
-            return text
-        # Excerpts are windows of the passage, never withheld text.
-        return " … ".join(" ".join(self.hit.text[start:end].split()) for start, end in self.excerpt)
+        return text
 
     def withholds(self, start: int, end: int) -> bool:
         """Whether any of the document text [start, end) is withheld."""

@@ -202,15 +202,20 @@ CONFERENCE_18 = (
 )
 
 
-def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path, model):
-    files = {"conference.txt": KUWAIT_14, "report.txt": CONFERENCE_18, "working-group.txt": KUWAIT_28}
+def answer_citing_14(settings, tmp_path, model, files, question):
+    """The answer to question over files, from a model that states the 14 countries of the conference."""
     assistant = indexed_folder(settings, model, tmp_path / "kuwait", files)
-    answer = ask_with(
+    return ask_with(
         assistant,
         model,
-        "كم دولة حضرت مؤتمر الاتصالات في الكويت؟",
+        question,
         lambda a: f"حضر مؤتمر الاتصالات ممثلو 14 دولة [{passage_number(a, '14 دولة')}].",
     )
+
+
+def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path, model):
+    files = {"conference.txt": KUWAIT_14, "report.txt": CONFERENCE_18, "working-group.txt": KUWAIT_28}
+    answer = answer_citing_14(settings, tmp_path, model, files, "كم دولة حضرت مؤتمر الاتصالات في الكويت؟")
     # 28 countries met at another event (the working group), so it is not a conflicting figure.
     (conflict,) = answer.conflicts
     assert {f.value for f in conflict.figures} == {"14 دولة", "18 دولة"}
@@ -223,13 +228,7 @@ def test_different_figures_for_the_same_thing_are_both_given(settings, tmp_path,
 
 def test_figures_of_different_events_are_not_a_conflict(settings, tmp_path, model):
     files = {"conference.txt": KUWAIT_14, "working-group.txt": KUWAIT_28}
-    assistant = indexed_folder(settings, model, tmp_path / "kuwait", files)
-    answer = ask_with(
-        assistant,
-        model,
-        "كم دولة حضرت اجتماعات الكويت؟",
-        lambda a: f"حضر مؤتمر الاتصالات ممثلو 14 دولة [{passage_number(a, '14 دولة')}].",
-    )
+    answer = answer_citing_14(settings, tmp_path, model, files, "كم دولة حضرت اجتماعات الكويت؟")
     assert answer.conflicts == []
 
 
