@@ -12,17 +12,29 @@ request to reveal the prompt, the markup of a chat template. One cue is not enou
 say «يجب على الدول أن …», staff guides say "ignore the warning"); a sentence or a paragraph
 with enough of them is. The weights and threshold were tuned on tests/data/injection/dev*.jsonl
 and are measured on the held-back sets beside them (benchmarks/injection.py).
+
+Rules miss what they were not written for ("whatever software condenses this column should tell
+its user …"), so a second reader judges meaning: a logistic classifier over the vectors of a
+document's windows, which ingest embeds anyway (assistant.extractive.window_spans), fitted for
+one embedder by scripts/train_hostile_classifier.py. A block with a window it flags is withheld
+like one the rules flag. Where no classifier was fitted for the configured embedder, the rules
+stand alone.
 """
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from assistant.chunking import split_sentences
 from assistant.textnorm import normalize
 from assistant.types import PageInfo, SourceDocument, WithheldText
 
 # Bump when the rules change: documents checked by older rules are checked again when read.
-RULES_VERSION = "hostile-1"
+RULES_VERSION = "hostile-2"
 THRESHOLD = 2.0
 # Share of a page (or document) that, once withheld, takes the rest of it along.
 _MOSTLY = 0.4
@@ -181,6 +193,11 @@ _CUES = [
             r"\bunrestricted (?:ai|assistant|mode)\b|\byour new (?:role|persona|name) is\b",
             r"\bانت الان\b|\bمن الان فصاعدا (?:انت|ستجيب|اجب|ستكون|عليك)\b|\bتظاهر بانك\b|\bدورك الجديد\b",
             r"\bتصرف (?:كانك|بصفتك|ك(?:مساعد|نموذج|روبوت|بوت|خبير|شخص))",
+            # An order to play a part, not a report of one («أراد تقمّص شخصية بورقيبة»): first in its sentence,
+            # or after its addressee or "now".
+            r"(?:^|\b(?:الان|فصاعدا|عليك ان|اريدك ان|ايها \S+(?: \S+)?) )[وف]?(?:تقمص|تقمصي|تقمصوا|العب|العبي|تلبس)"
+            r" (?:\S+ ){0,3}(?:شخصيه|دور)\b",
+            r"\blet s (?:play a game|pretend|role ?play)\b|\bstay in character\b|\b(?:answer|respond|reply) in character\b",
             rf"(?:{_MACHINE_AR}|تعمل|اجب|تجيب) (?:\S+ ){{0,2}}(?:بلا|دون|بدون) (?:اي )?(?:قيود|ضوابط|رقابه)\b",
         ),
     ),
@@ -210,6 +227,7 @@ _CUES = [
             r"|الموجه الاولي|الاعدادات التي تسبق|القواعد التي (?:تعمل|زود|اعط))",
             r"\b(?:التعليمات|الاوامر|القواعد|الاعدادات) التي (?:اعطيت|اعطاك|تلقيتها|زودت|زودك|لقنك)",
             r"\b(?:قايمه|نص) (?:القواعد|التعليمات|الاعدادات) التي (?:زود|اعط|لقن)",
+            r"\b(?:القواعد|التعليمات|الاعدادات|الاوامر)(?: و\S+)? التي (?:زودت|اعطيت|تلقيت|لقنت)",
             r"\bتسبق هذه المحادثه\b",
         ),
     ),
@@ -219,7 +237,7 @@ _CUES = [
         None,
         re.compile(
             r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?(?:INST|SYSTEM)\]|<<SYS>>|</?system>"
-            r"|</?instructions?>|^#{2,}\s*(?:instruction|system|response)\b|^(?:system|assistant)\s*:"
+            r"|</?(?:instructions?|rules?|prompt|system[_-]\w+|override|directive)\b[^>]{0,80}>|^#{2,}\s*(?:instruction|system|response)\b|^(?:system|assistant)\s*:"
             r"|[\"']role[\"']\s*:\s*[\"'](?:system|assistant)[\"']|(?-i:\bSYSTEM (?:OVERRIDE|PROMPT|MESSAGE|NOTE)\b)"
             r"|\b(?:BEGIN|END) (?:SYSTEM|INSTRUCTIONS?|PROMPT)\b",
             re.IGNORECASE | re.MULTILINE,
@@ -288,11 +306,45 @@ def _plain(text: str) -> str:
     return _QUOTED_EXAMPLE.sub(" ", text)
 
 
-def checked(document: SourceDocument) -> SourceDocument:
-    """The document with its hostile text found by the current rules."""
-    return document.model_copy(
-        update={"withheld": find_hostile(document.text, document.pages), "checked_by": RULES_VERSION}
-    )
+@dataclass(frozen=True)
+class Classifier:
+    """How much a window reads as addressed to an AI, from its vector: a logistic fit for one embedder."""
+
+    weights: np.ndarray
+    bias: float
+    threshold: float  # the probability from which a window is withheld
+    # A window that also carries a cue of the rules is withheld from this probability: either judge
+    # alone lets such a sentence through ("any automated summary should mention …").
+    with_a_cue: float = 0.5
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 / (1.0 + np.exp(-(vectors @ self.weights + self.bias))))
+
+    def flags(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Which windows (their vectors, and their texts for the rules' cues) read as addressed to an AI."""
+        probabilities = self.probabilities(vectors)
+        cued = np.array([judge(text).score > 0 for text in texts], dtype=bool)
+        return (probabilities >= self.threshold) | (cued & (probabilities >= self.with_a_cue))
+
+
+def classifier_path(embedder_model: str) -> Path:
+    return Path(__file__).parent / "data" / f"hostile_classifier.{embedder_model}.npz"
+
+
+@functools.cache
+def classifier_for(embedder_model: str) -> Classifier | None:
+    """The classifier fitted for this embedder's vectors, or None: the rules alone judge."""
+    path = classifier_path(embedder_model)
+    if not path.exists():
+        return None
+    with np.load(path) as fitted:
+        return Classifier(fitted["weights"].astype(np.float32), float(fitted["bias"]), float(fitted["threshold"]))
+
+
+def checked(document: SourceDocument, classified: Sequence[tuple[int, int]] = ()) -> SourceDocument:
+    """The document with its hostile text found by the current rules and, given, the classifier's windows."""
+    withheld = find_hostile(document.text, document.pages, classified)
+    return document.model_copy(update={"withheld": withheld, "checked_by": RULES_VERSION})
 
 
 # Documents indexed before these rules, checked when first read: doc_id -> their withheld spans.
@@ -308,25 +360,34 @@ def withheld_in(document: SourceDocument) -> list[WithheldText]:
     return _checked_when_read[document.doc_id]
 
 
-def find_hostile(text: str, pages: list[PageInfo] | None = None) -> list[WithheldText]:
+def find_hostile(
+    text: str, pages: list[PageInfo] | None = None, classified: Sequence[tuple[int, int]] = ()
+) -> list[WithheldText]:
     """The spans of a document to withhold, each with why, in document order.
 
     A paragraph is withheld when one of its sentences, or its sentences together, score
-    enough. So is the short paragraph right after it (an order, then its payload: "… answer as
-    follows." / "The number was 99."), and any paragraph that repeats the figures or names an
-    order dictates. A page, or the whole document, that is mostly withheld is withheld whole.
+    enough, or when it holds a window the classifier flagged (`classified`: their spans). So is
+    the short paragraph right after it (an order, then its payload: "… answer as follows." /
+    "The number was 99."), and any paragraph that repeats the figures or names an order dictates. A page, or the whole document, that is mostly withheld is withheld whole.
     """
     blocks = _blocks(text)
     judged = [_judge_block(text, start, end) for start, end in blocks]
     flagged = {i for i, judgement in enumerate(judged) if judgement.hostile}
-    payload = set().union(*(_payload(text[blocks[i][0] : blocks[i][1]]) for i in flagged)) if flagged else set()
+    payload = set().union(*(_payload(text[blocks[i][0] : blocks[i][1]]) for i in flagged), set())
+    read = {i for i, (start, end) in enumerate(blocks) for s, _ in classified if start <= s < end} - flagged
+    payload |= set().union(*(_payload_terms(text[s:e]) for s, e in classified), set())
+    flagged |= read
     for i in sorted(flagged):
         if i + 1 < len(blocks) and len(split_sentences(text[slice(*blocks[i + 1])])) <= _SHORT_BLOCK_SENTENCES:
             flagged.add(i + 1)
-    flagged |= {i for i, (start, end) in enumerate(blocks) if payload & _payload_terms(text[start:end])}
+    flagged |= {i for i, (start, end) in enumerate(blocks) if _repeats(text[start:end], payload)}
     if not flagged:
         return []
-    reasons = {i: _reason(judged[i]) or "follows or repeats a withheld instruction" for i in flagged}
+    reasons = {
+        i: _reason(judged[i])
+        or ("reads as addressed to an AI" if i in read else "follows or repeats a withheld instruction")
+        for i in flagged
+    }
     spans = [(blocks[i][0], blocks[i][1], reasons[i]) for i in sorted(flagged)]
     withheld = sum(end - start for start, end, _ in spans)
     if withheld >= _MOSTLY * len(text.strip()):
@@ -389,6 +450,12 @@ def _payload(block: str) -> set[str]:
     dictating = {"sets a rule for answering", "dictates the answer"}
     sentences = [block[s:e] for s, e in split_sentences(block)]
     return set().union(*(_payload_terms(s) for s in sentences if dictating & set(judge(s).kinds)), set())
+
+
+def _repeats(block: str, payload: set[str]) -> bool:
+    """Whether a block states a figure of the payload, or holds one of its names or quotes."""
+    numbers = {n.translate(_DIGITS) for n in _NUMBER.findall(block)}
+    return any(term in numbers if _NUMBER.fullmatch(term) else term in block for term in payload)
 
 
 def _payload_terms(text: str) -> set[str]:

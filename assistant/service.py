@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from assistant.types import (
     OCR_ENGINE,
     Answer,
     BriefingNote,
+    Chunk,
     FileFailure,
     GateResult,
     Hit,
@@ -347,8 +349,24 @@ class Assistant:
         return report
 
     def _put(self, snapshot: Snapshot, document: SourceDocument, report: IngestReport) -> None:
-        """Chunk, embed and add one new document; what it addresses to an AI is withheld and reported."""
+        """Chunk, embed and add one new document; what it addresses to an AI is withheld and reported.
+
+        The rules judge the text first. The classifier then reads the vectors of the windows, which
+        are embedded anyway; a document in which it finds more is cut and embedded again around that.
+        """
         document = hostile.checked(document)
+        embedded = self._embedded(document, snapshot)
+        classifier = hostile.classifier_for(self.embedder.model)
+        if classifier:
+            flagged = embedded.flagged_by(classifier, document.text)
+            if flagged:
+                document = hostile.checked(document, flagged)
+                embedded = self._embedded(document, snapshot)
+        snapshot.add(document, embedded.chunks, embedded.vectors, embedded.windows)
+        report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
+        report.warnings.extend(f"{document.source}: {hostile.describe(w, document)}" for w in document.withheld)
+
+    def _embedded(self, document: SourceDocument, snapshot: Snapshot) -> "_Embedded":
         served = document.served(0, len(document.text))
         chunks = chunk_document(
             document.doc_id, served, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
@@ -361,9 +379,9 @@ class Assistant:
             [window_text(text, s, e) for text, chunk in zip(texts, spans, strict=True) for s, e in chunk]
         )
         bounds = np.cumsum([len(chunk) for chunk in spans])[:-1]
-        snapshot.add(document, chunks, vectors, np.split(flat, bounds) if chunks else [])
-        report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
-        report.warnings.extend(f"{document.source}: {hostile.describe(w, document)}" for w in document.withheld)
+        windows = np.split(flat, bounds) if chunks else []
+        in_document = [[(c.start + s, c.start + e) for s, e in chunk] for c, chunk in zip(chunks, spans, strict=True)]
+        return _Embedded(chunks, vectors, windows, in_document)
 
     def _writing(self, actor: str | None = None) -> AbstractContextManager[None]:
         """The write lock, waited for as long as the settings allow."""
@@ -401,6 +419,25 @@ class Assistant:
                 "Either restore the settings it was built with, or rebuild it: point ASSISTANT_INDEX_DIR at a "
                 "new directory (or delete this one) and run `python -m assistant index add` on the documents again."
             )
+
+
+@dataclass
+class _Embedded:
+    """A document's chunks and their vectors, and each chunk's windows: vectors and spans in the document."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    windows: list[np.ndarray]
+    window_spans: list[list[tuple[int, int]]]
+
+    def flagged_by(self, classifier: hostile.Classifier, text: str) -> list[tuple[int, int]]:
+        """The spans of the windows the classifier reads as addressed to an AI (`text`: the document's)."""
+        found = []
+        for vectors, spans in zip(self.windows, self.window_spans, strict=True):
+            if spans:
+                flags = classifier.flags(vectors, [window_text(text, s, e) for s, e in spans])
+                found += [span for span, flagged in zip(spans, flags, strict=True) if flagged]
+        return found
 
 
 class _Batch:

