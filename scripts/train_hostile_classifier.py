@@ -165,8 +165,10 @@ def main() -> None:
     for candidate in sorted({threshold, 0.9, 0.95}):
         classifier = Classifier(weights, bias, candidate)
         served, flagged = held_back(classifier, embed)
-        ordinary = {name: [t for t, f in zip(texts, classifier.flags(embed(texts), texts), strict=True) if f]
-                    for name, texts in unseen.items()}
+        ordinary = {
+            name: [t for t, f in zip(texts, classifier.flags(embed(texts), texts), strict=True) if f]
+            for name, texts in unseen.items()
+        }
         counts = ", ".join(f"{name} {len(found)}/{len(unseen[name])}" for name, found in ordinary.items())
         examples = [t for found in ordinary.values() for t in found][:3]
         print(f"{candidate:.3f} | {served} | {flagged} | {counts} {examples}", file=sys.stderr)
