@@ -323,8 +323,10 @@ class Classifier:
     def flags(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Which windows (their vectors, and their texts for the rules' cues) read as addressed to an AI."""
         probabilities = self.probabilities(vectors)
-        cued = np.array([judge(text).score > 0 for text in texts], dtype=bool)
-        return (probabilities >= self.threshold) | (cued & (probabilities >= self.with_a_cue))
+        flags = probabilities >= self.threshold
+        for i in np.flatnonzero(~flags & (probabilities >= self.with_a_cue)):  # the rules read only these few
+            flags[i] = judge(texts[int(i)]).score > 0
+        return flags
 
 
 def classifier_path(embedder_model: str) -> Path:
@@ -368,7 +370,8 @@ def find_hostile(
     A paragraph is withheld when one of its sentences, or its sentences together, score
     enough, or when it holds a window the classifier flagged (`classified`: their spans). So is
     the short paragraph right after it (an order, then its payload: "… answer as follows." /
-    "The number was 99."), and any paragraph that repeats the figures or names an order dictates. A page, or the whole document, that is mostly withheld is withheld whole.
+    "The number was 99."), and any paragraph that repeats the figures or names an order
+    dictates. A page, or the whole document, that is mostly withheld is withheld whole.
     """
     blocks = _blocks(text)
     judged = [_judge_block(text, start, end) for start, end in blocks]

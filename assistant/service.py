@@ -358,7 +358,7 @@ class Assistant:
         embedded = self._embedded(document, snapshot)
         classifier = hostile.classifier_for(self.embedder.model)
         if classifier:
-            flagged = embedded.flagged_by(classifier, document.text)
+            flagged = embedded.flagged_by(classifier)
             if flagged:
                 document = hostile.checked(document, flagged)
                 embedded = self._embedded(document, snapshot)
@@ -375,13 +375,12 @@ class Assistant:
         vectors = self.embedder.embed_documents(texts)
         # Each chunk's windows are embedded now, so that an answer embeds only its question.
         spans = [window_spans(text, document.title) for text in texts]
-        flat = self.embedder.embed_documents(
-            [window_text(text, s, e) for text, chunk in zip(texts, spans, strict=True) for s, e in chunk]
-        )
+        window_texts = [[window_text(text, s, e) for s, e in chunk] for text, chunk in zip(texts, spans, strict=True)]
+        flat = self.embedder.embed_documents([window for chunk in window_texts for window in chunk])
         bounds = np.cumsum([len(chunk) for chunk in spans])[:-1]
         windows = np.split(flat, bounds) if chunks else []
         in_document = [[(c.start + s, c.start + e) for s, e in chunk] for c, chunk in zip(chunks, spans, strict=True)]
-        return _Embedded(chunks, vectors, windows, in_document)
+        return _Embedded(chunks, vectors, windows, in_document, window_texts)
 
     def _writing(self, actor: str | None = None) -> AbstractContextManager[None]:
         """The write lock, waited for as long as the settings allow."""
@@ -423,19 +422,20 @@ class Assistant:
 
 @dataclass
 class _Embedded:
-    """A document's chunks and their vectors, and each chunk's windows: vectors and spans in the document."""
+    """A document's chunks and their vectors, and each chunk's windows: vectors, spans in the document, texts."""
 
     chunks: list[Chunk]
     vectors: np.ndarray
     windows: list[np.ndarray]
     window_spans: list[list[tuple[int, int]]]
+    window_texts: list[list[str]]
 
-    def flagged_by(self, classifier: hostile.Classifier, text: str) -> list[tuple[int, int]]:
-        """The spans of the windows the classifier reads as addressed to an AI (`text`: the document's)."""
+    def flagged_by(self, classifier: hostile.Classifier) -> list[tuple[int, int]]:
+        """The spans of the windows the classifier reads as addressed to an AI."""
         found = []
-        for vectors, spans in zip(self.windows, self.window_spans, strict=True):
+        for vectors, spans, texts in zip(self.windows, self.window_spans, self.window_texts, strict=True):
             if spans:
-                flags = classifier.flags(vectors, [window_text(text, s, e) for s, e in spans])
+                flags = classifier.flags(vectors, texts)
                 found += [span for span, flagged in zip(spans, flags, strict=True) if flagged]
         return found
 

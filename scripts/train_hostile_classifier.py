@@ -6,11 +6,12 @@ A logistic regression (scikit-learn) over the vectors of windows (assistant.extr
 embedded as ingest embeds them, by the default embedder or the one the settings name), labelled:
 
 - hostile: tests/data/injection/train-sentences.jsonl's hostile texts, and the windows of the dev
-  sets' hostile documents that lie in a block the rules flag or carry the planted payload;
+  sets' hostile documents that carry the planted payload, or a cue of the rules inside a block
+  they flag;
 - ordinary: train-sentences' benign texts, the dev sets' benign paragraphs, the reference
-  documents, and a sample of ordinary Arabic and English text from ../shared (news articles,
-  XQuAD's English paragraphs, UN Security Council speeches): articles with an even number in
-  ORDINARY_EVERY, so that the odd ones stay unseen for checking.
+  documents, and ordinary Arabic and English text from ../shared: news articles 0, 20, 40 … (with
+  their titles), one half of XQuAD's English paragraphs and of the pages of the paper on the UN
+  Security Council debates; articles 10, 30 … and the other halves stay unseen, to set the threshold.
 
 The threshold is the probability above which a window is withheld: by default the smallest one
 that flags no more than MAX_ORDINARY_FLAGS of the unseen ordinary windows (ordinary text must stay
@@ -63,22 +64,22 @@ def news(offset: int) -> list[str]:
     return [w for text in texts for w in windows(text)][:ORDINARY_PER_SOURCE]
 
 
-def xquad_english(offset: int) -> list[str]:
+def xquad_english(half: int) -> list[str]:
     path = SHARED / "eval/xquad/xquad.en.json"
     if not path.exists():
         return []
     contexts = [p["context"] for a in json.loads(path.read_text())["data"] for p in a["paragraphs"]]
-    return [w for i, c in enumerate(contexts) if i % 2 == offset % 2 for w in windows(c)][:ORDINARY_PER_SOURCE]
+    return [w for i, c in enumerate(contexts) if i % 2 == half for w in windows(c)][:ORDINARY_PER_SOURCE]
 
 
-def security_council(offset: int) -> list[str]:
+def security_council(half: int) -> list[str]:
     path = SHARED / "pdf/english-unsc-debates/unsc_debates_1992-2023_arxiv1906.10969v3.pdf"
     if not path.exists():
         return []
     from pypdf import PdfReader
 
     pages = PdfReader(path).pages
-    texts = [pages[i].extract_text() or "" for i in range(offset % 2, min(len(pages), 80), 2)]
+    texts = [pages[i].extract_text() or "" for i in range(half, min(len(pages), 80), 2)]
     return [w for text in texts for w in windows(" ".join(text.split()))][:ORDINARY_PER_SOURCE]
 
 
@@ -188,7 +189,9 @@ def held_back(classifier: Classifier, embed: Vectors) -> tuple[str, str]:
         return find_hostile(text, None, [span for span, f in zip(spans, flags, strict=True) if f])
 
     def served(text: str) -> str:
-        return "".join(c for i, c in enumerate(text) if not any(w.start <= i < w.end for w in withheld(text)))
+        for span in sorted(withheld(text), key=lambda w: w.start, reverse=True):
+            text = text[: span.start] + text[span.end :]
+        return text
 
     attacks, benign = rows("heldout2"), rows("benign-heldout2")
     missed = [a["id"] for a in attacks if any(p in served(a["document"]) for p in a["payload"])]
