@@ -27,6 +27,8 @@ from assistant.metrics import (
     METRICS,
     Question,
     QuestionSet,
+    bootstrap_intervals,
+    document_key,
     load_jsonl,
     load_squad,
     mean,
@@ -116,19 +118,38 @@ def run_evaluation(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     setup = prepare(settings, dataset, questions_from, distractors, distractors_file, progress)
+    report = evaluate(settings, setup, limit, progress)
+    return {
+        "dataset": str(dataset),
+        "questions_from": str(questions_from) if questions_from else None,
+        **report,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def evaluate(settings: Settings, setup: Setup, limit: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Each method's metrics on the setup's questions, with intervals, per language pair."""
     questions = setup.questions[:limit] if limit else setup.questions
     assistant = setup.assistant
     baseline = _langchain_store(assistant, setup.pool, _cache_root(settings), setup.name)
     snapshot = assistant.snapshot()
 
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
-    by_language: dict[str, dict[str, list[dict[str, float]]]] = {}
+    by_pair: dict[str, dict[str, list[dict[str, float]]]] = {}
+    language_of = {document_key(snapshot, doc_id): d.language for doc_id, d in snapshot.documents.items()}
+    unscored: list[str] = []
     unanswerable: list[dict[str, Any]] = []
     answerable_tops: list[float] = []
     for done, question in enumerate(questions, 1):
         ranked = rank_documents(snapshot, assistant.embedder, settings, question.text)
         if question.answerable and question.relevant:
-            relevant = set(question.relevant)
+            # A gold document the index does not hold cannot be found by any method: such a
+            # question is reported, not scored as a miss of every method.
+            relevant = set(question.relevant) & language_of.keys()
+            if not relevant:
+                unscored.append(question.id)
+                continue
+            pair = f"{question.language}→{'+'.join(sorted({language_of[key] for key in relevant}))}"
             lists = {
                 "hybrid": ranked.hybrid,
                 "dense": ranked.dense,
@@ -138,7 +159,7 @@ def run_evaluation(
             for method, ranking in lists.items():
                 metrics = score(ranking, relevant)
                 per_method[method].append(metrics)
-                by_language.setdefault(question.language, {m: [] for m in METHODS})[method].append(metrics)
+                by_pair.setdefault(pair, {m: [] for m in METHODS})[method].append(metrics)
             answerable_tops.append(ranked.top_dense_score)
         else:
             unanswerable.append(
@@ -154,8 +175,6 @@ def run_evaluation(
             progress(done, len(questions), question.id)
 
     return {
-        "dataset": str(dataset),
-        "questions_from": str(questions_from) if questions_from else None,
         "settings": {
             "embedder": assistant.embedder.name,
             "embedder_model": assistant.embedder.model,
@@ -171,22 +190,29 @@ def run_evaluation(
         "counts": {
             "questions": len(questions),
             "answerable": len(per_method["hybrid"]),
+            "unscored": len(unscored),
             "unanswerable": len(unanswerable),
             "documents": len(snapshot.documents),
             "distractors": setup.distractors,
             "chunks": len(snapshot.chunks),
         },
+        "unscored": unscored,
         "methods": {method: mean(scores) for method, scores in per_method.items()},
-        "by_language": {
-            language: {method: mean(scores) for method, scores in methods.items()}
-            for language, methods in sorted(by_language.items())
+        "intervals": {method: bootstrap_intervals(scores) for method, scores in per_method.items()},
+        "against_dense": {
+            method: bootstrap_intervals(scores, per_method["dense"])
+            for method, scores in per_method.items()
+            if method != "dense"
+        },
+        "by_language_pair": {
+            pair: {method: mean(scores) for method, scores in methods.items()}
+            for pair, methods in sorted(by_pair.items())
         },
         "unanswerable": {
             "questions": unanswerable,
             "answerable_top_dense_score": _summary(answerable_tops),
             "unanswerable_top_dense_score": _summary([u["top_dense_score"] for u in unanswerable]),
         },
-        "seconds": round(time.perf_counter() - started, 1),
     }
 
 
@@ -269,10 +295,21 @@ def format_table(report: dict[str, Any]) -> str:
             f"{method:<12}" + "".join(f"{metrics[m]:>11.3f}" for m in METRICS) for method, metrics in methods.items()
         ]
 
+    def spans(intervals: dict[str, dict[str, list[float]]]) -> list[str]:
+        return [
+            f"{method:<12}" + "".join(f"{f'{low:+.3f} {high:+.3f}':>15}" for low, high in map(span.get, METRICS))
+            for method, span in intervals.items()
+            if span
+        ]
+
     lines = [f"{'method':<12}" + "".join(f"{m:>11}" for m in METRICS), *rows(report["methods"])]
-    if len(report["by_language"]) > 1:
-        for language, methods in report["by_language"].items():
-            lines += [f"-- questions in {language}", *rows(methods)]
+    lines += ["-- 95% interval of the difference from dense (above zero: better than dense)"]
+    lines += [f"{'':<12}" + "".join(f"{m:>15}" for m in METRICS), *spans(report["against_dense"])]
+    if len(report["by_language_pair"]) > 1:
+        for pair, methods in report["by_language_pair"].items():
+            lines += [f"-- questions → passages in {pair}", *rows(methods)]
+    if report["unscored"]:
+        lines += [f"not scored (gold document not in the index): {', '.join(report['unscored'])}"]
     return "\n".join(lines)
 
 

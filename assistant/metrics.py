@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.embeddings import Embedder
 from assistant.index import Snapshot
 from assistant.retrieval import rank
@@ -54,6 +56,29 @@ def mean(scores: list[dict[str, float]]) -> dict[str, float]:
     return {m: round(sum(s[m] for s in scores) / len(scores), 4) if scores else 0.0 for m in METRICS}
 
 
+def bootstrap_intervals(
+    scores: list[dict[str, float]], baseline: list[dict[str, float]] | None = None, resamples: int = 2000
+) -> dict[str, list[float]]:
+    """95% percentile-bootstrap interval of each metric's mean over questions.
+
+    With baseline (the same questions scored by another method), the interval is of the paired
+    difference scores - baseline: an interval above zero says the first method is better, not
+    noise. Resampled with a fixed seed, so a report is reproducible.
+    """
+    if not scores:
+        return {}
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(scores), size=(resamples, len(scores)))
+    intervals = {}
+    for metric in METRICS:
+        values = np.array([s[metric] for s in scores])
+        if baseline is not None:
+            values = values - np.array([b[metric] for b in baseline])
+        means = values[picks].mean(axis=1)
+        intervals[metric] = [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
+    return intervals
+
+
 @dataclass(frozen=True)
 class Question:
     id: str
@@ -73,8 +98,10 @@ class QuestionSet:
 
 
 def load_squad(path: Path, questions_from: Path | None = None) -> QuestionSet:
-    """Each context is a passage; a question's relevant passage is its own context.
+    """Each distinct context is a passage; a question's relevant passage is its own context.
 
+    A context that appears twice is one passage, keyed by its first place: the index keeps one
+    copy of a text (content dedup), so a question on the second copy must be scored against it.
     With questions_from, question texts come from a parallel file with the same ids (e.g.
     English XQuAD questions against the Arabic paragraphs).
     """
@@ -85,10 +112,12 @@ def load_squad(path: Path, questions_from: Path | None = None) -> QuestionSet:
             for paragraph in article["paragraphs"]:
                 other.update({qa["id"]: qa["question"] for qa in paragraph["qas"]})
     passages, questions = [], []
+    key_of_context: dict[str, str] = {}
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
-            key = f"{a}.{p}"
-            passages.append((key, article.get("title", key), paragraph["context"]))
+            key = key_of_context.setdefault(paragraph["context"], f"{a}.{p}")
+            if key == f"{a}.{p}":
+                passages.append((key, article.get("title", key), paragraph["context"]))
             for qa in paragraph["qas"]:
                 text = other.get(qa["id"], qa["question"]) if questions_from else qa["question"]
                 if questions_from and qa["id"] not in other:

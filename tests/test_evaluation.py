@@ -38,10 +38,13 @@ def test_jsonl_evaluation_of_the_live_index(settings, corpus, golden):
         assert set(metrics) == {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}
     assert report["methods"]["hybrid"]["recall@1"] == 1.0
     assert report["counts"] == {
-        "questions": 4, "answerable": 3, "unanswerable": 1, "documents": 3, "distractors": 0, "chunks": 3
+        "questions": 4, "answerable": 3, "unscored": 0, "unanswerable": 1, "documents": 3, "distractors": 0,
+        "chunks": 3,
     }  # fmt: skip
     assert report["unanswerable"]["questions"][0]["id"] == "g4"
-    assert set(report["by_language"]) == {"ar", "en"}
+    assert set(report["by_language_pair"]) == {"ar→ar", "en→en"}
+    low, high = report["intervals"]["hybrid"]["recall@5"]
+    assert low <= report["methods"]["hybrid"]["recall@5"] <= high
 
 
 def test_evaluation_writes_nothing_into_the_live_index(settings, corpus, golden):
@@ -77,7 +80,36 @@ def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path
     again = run_evaluation(settings, tmp_path / "ar.json", tmp_path / "en.json", distractors=3, distractors_file=news)
     assert sorted((settings.index_dir.parent / "eval").iterdir()) == cache  # the caches are reused
     assert again["questions_from"].endswith("en.json")
-    assert set(again["by_language"]) == {"en"}
+    assert set(again["by_language_pair"]) == {"en→ar"}
+
+
+def test_a_question_on_a_repeated_context_is_scored_against_the_copy_the_index_keeps(settings, tmp_path):
+    # SQuAD-style sets repeat a paragraph under a second key; the index keeps one copy (content
+    # dedup), so a question on the second copy is a hit when that copy ranks first.
+    kuwait = "اجتمع وزراء الخارجية في الكويت وشاركت ثماني وعشرون دولة."
+    paragraphs = [
+        {"context": kuwait, "qas": [{"id": "q1", "question": "كم دولة شاركت في اجتماع الكويت؟"}]},
+        {"context": "فاز النادي الإفريقي بكأس تونس لكرة القدم.", "qas": [{"id": "q2", "question": "من فاز بكأس تونس؟"}]},
+        {"context": kuwait, "qas": [{"id": "q3", "question": "أين اجتمع وزراء الخارجية؟"}]},
+    ]
+    path = tmp_path / "repeated.json"
+    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": paragraphs}]}), encoding="utf-8")
+    report = run_evaluation(settings, path)
+    assert report["counts"]["documents"] == 2
+    assert report["counts"]["answerable"] == 3
+    assert report["counts"]["unscored"] == 0
+    assert report["methods"]["keyword"]["recall@1"] == 1.0
+
+
+def test_a_gold_document_missing_from_the_index_is_reported_not_scored(settings, corpus, tmp_path):
+    Assistant(settings).ingest([corpus])
+    path = tmp_path / "golden.jsonl"
+    questions = [*GOLDEN, question("g5", "ar", "ميزانية المستشفيات السنوية", ["not-indexed.txt"])]
+    path.write_text("\n".join(json.dumps(g, ensure_ascii=False) for g in questions), encoding="utf-8")
+    report = run_evaluation(settings, path)
+    assert report["unscored"] == ["g5"]
+    assert report["counts"]["answerable"] == 3
+    assert report["methods"]["hybrid"]["recall@1"] == 1.0
 
 
 def test_eval_command_prints_a_table_json_and_a_plot(settings, corpus, golden, tmp_path):

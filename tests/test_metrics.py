@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from assistant.metrics import load_jsonl, load_squad, mean, mrr_at, ndcg_at, recall_at, score
+from assistant.metrics import bootstrap_intervals, load_jsonl, load_squad, mean, mrr_at, ndcg_at, recall_at, score
 
 
 def test_recall_counts_relevant_found_within_k():
@@ -40,6 +40,29 @@ def test_a_document_ranked_twice_counts_once():
 def test_mean_over_questions():
     assert mean([score(["a"], {"a"}), score(["b"], {"a"})])["recall@1"] == 0.5
     assert mean([])["ndcg@10"] == 0.0
+
+
+def test_bootstrap_intervals_hold_the_mean_and_tell_a_real_difference_from_noise():
+    hits = [score(["a"], {"a"})] * 60 + [score(["b", "a"], {"a"})] * 40  # recall@1 0.6
+    low, high = bootstrap_intervals(hits)["recall@1"]
+    assert low < 0.6 < high
+    assert high - low < 0.25
+    assert bootstrap_intervals(hits, hits)["recall@1"] == [0.0, 0.0]  # the same method: no difference
+    better = [score(["a"], {"a"})] * 90 + [score(["b", "a"], {"a"})] * 10
+    low, high = bootstrap_intervals(better, hits)["recall@1"]
+    assert 0 < low < 0.3 < high
+    assert bootstrap_intervals([]) == {}
+
+
+def test_a_repeated_squad_context_is_one_passage_under_its_first_key(tmp_path):
+    qas = [{"id": f"q{i}", "question": "سؤال؟"} for i in range(3)]
+    paragraphs = [{"context": "نص عربي", "qas": qas[:1]}, {"context": "نص آخر", "qas": qas[1:2]}]
+    data = {"data": [{"title": "T", "paragraphs": paragraphs}, {"title": "U", "paragraphs": [
+        {"context": "نص عربي", "qas": qas[2:]}]}]}  # fmt: skip
+    (tmp_path / "ar.json").write_text(json.dumps(data), encoding="utf-8")
+    loaded = load_squad(tmp_path / "ar.json")
+    assert loaded.passages == [("0.0", "T", "نص عربي"), ("0.1", "T", "نص آخر")]
+    assert [q.relevant for q in loaded.questions] == [{"0.0"}, {"0.1"}, {"0.0"}]
 
 
 def test_squad_questions_from_a_parallel_file(tmp_path):

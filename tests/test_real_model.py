@@ -102,6 +102,6 @@ def test_eval_command_on_an_xquad_slice_with_the_real_model(tmp_path):
         env=env,
     )
     cross = json.loads(crossed.output)
-    assert set(cross["by_language"]) == {"en"}
+    assert set(cross["by_language_pair"]) == {"en→ar"}
     assert cross["methods"]["dense"]["recall@5"] > 0.6  # English questions find Arabic passages
     assert cross["methods"]["hybrid"]["recall@5"] >= cross["methods"]["keyword"]["recall@5"]
