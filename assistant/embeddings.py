@@ -10,11 +10,13 @@
 
 import functools
 import hashlib
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from assistant.errors import SettingsError
 from assistant.settings import Settings
 from assistant.textnorm import tokenize
 
@@ -38,6 +40,12 @@ def build_embedder(settings: Settings) -> Embedder:
         case "sentence-transformers":
             if not settings.embedder_model:
                 raise ValueError("ASSISTANT_EMBEDDER_MODEL must name a model or directory")
+            if settings.profile == "embeddinggemma" and not Path(settings.embedder_model).is_dir():
+                # No model hub here: a missing directory would end in a download that cannot succeed.
+                raise SettingsError(
+                    f"the embeddinggemma profile needs the model at {settings.embedder_model}: run "
+                    "../shared/tools/get-test-models.sh --embeddinggemma, or set ASSISTANT_EMBEDDER_MODEL"
+                )
             return SentenceTransformerEmbedder(settings.embedder_model, settings.embedder_batch_size)
         case "fake":
             return FakeEmbedder(settings.fake_embedder_dim)

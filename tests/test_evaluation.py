@@ -87,9 +87,10 @@ def test_a_question_on_a_repeated_context_is_scored_against_the_copy_the_index_k
     # SQuAD-style sets repeat a paragraph under a second key; the index keeps one copy (content
     # dedup), so a question on the second copy is a hit when that copy ranks first.
     kuwait = "اجتمع وزراء الخارجية في الكويت وشاركت ثماني وعشرون دولة."
+    tunis = "فاز النادي الإفريقي بكأس تونس لكرة القدم."
     paragraphs = [
         {"context": kuwait, "qas": [{"id": "q1", "question": "كم دولة شاركت في اجتماع الكويت؟"}]},
-        {"context": "فاز النادي الإفريقي بكأس تونس لكرة القدم.", "qas": [{"id": "q2", "question": "من فاز بكأس تونس؟"}]},
+        {"context": tunis, "qas": [{"id": "q2", "question": "من فاز بكأس تونس؟"}]},
         {"context": kuwait, "qas": [{"id": "q3", "question": "أين اجتمع وزراء الخارجية؟"}]},
     ]
     path = tmp_path / "repeated.json"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from assistant.index import Snapshot
-from assistant.retrieval import hybrid_search
+from assistant.retrieval import hybrid_search, keyword_trust
+from assistant.textnorm import tokenize
 from assistant.types import Chunk, PageInfo, SourceDocument
 
 TEXTS = {
@@ -58,20 +59,37 @@ def build(embedder):
     return snapshot
 
 
-def test_reciprocal_rank_fusion_adds_weighted_inverse_ranks(settings):
-    embedder = ChosenVectors([0.9, 0.0, 0.5])  # dense: ar1 first, en1 second, ar2 third
-    hits = hybrid_search(build(embedder), embedder, settings, "اجتماع الكويت", k=3)
+def test_convex_fusion_of_normalised_scores_with_the_keyword_weight_the_query_earns(settings):
+    embedder = ChosenVectors([0.9, 0.0, 0.5])  # dense: ar1 0.9, en1 0.5, ar2 0.0
+    snapshot = build(embedder)
+    hits = hybrid_search(snapshot, embedder, settings, "اجتماع الكويت", k=3)
     by_doc = {h.doc_id: h for h in hits}
-    assert by_doc["ar1"].dense_rank == 1
-    assert by_doc["ar1"].keyword_rank == 1
-    k = settings.rrf_k
-    assert by_doc["ar1"].score == pytest.approx(1 / (k + 1) + 1 / (k + 1), abs=1e-6)
+    assert [h.doc_id for h in hits] == ["ar1", "en1", "ar2"]
+    assert (by_doc["ar1"].dense_rank, by_doc["ar1"].keyword_rank) == (1, 1)
+    # ar1 holds every word of the question: full trust, the whole keyword weight. Its dense score
+    # is the best (1 after min-max), its window (none stored) counts its own score, BM25 is the best.
+    weight = settings.keyword_weight
+    assert by_doc["ar1"].score == pytest.approx((1 - weight) * (1 + settings.window_weight) + weight, abs=1e-6)
     assert by_doc["en1"].keyword_rank is None  # no Arabic word matches an English passage
-    assert by_doc["en1"].score == pytest.approx(1 / (k + 2), abs=1e-6)
-    assert next(h.doc_id for h in hits) == "ar1"
+    across = settings.cross_lingual_keyword_weight  # en1 is in another language: it earns the smaller weight
+    assert by_doc["en1"].score == pytest.approx((1 - across) * (1 + settings.window_weight) * 0.5 / 0.9, abs=1e-6)
+    assert by_doc["ar2"].score == 0
 
 
-def test_keyword_ranks_count_less_for_passages_in_another_language(settings):
+def test_the_keyword_weight_follows_how_much_of_the_question_its_best_match_holds(settings):
+    # Dense prefers ar1; ar2 holds three of the question's four words (each as rare as the others).
+    embedder = ChosenVectors([0.7, 0.6, 0.0])
+    snapshot = build(embedder)
+    question = "التحالف مباراة ملعب رادس"
+    assert snapshot.keyword.matched_share(tokenize(question), 1) == pytest.approx(0.75)
+    trust = keyword_trust(snapshot, settings, question, snapshot.keyword.search(question, 3))
+    assert trust == pytest.approx((0.75 - settings.keyword_trust_from) / (settings.keyword_trust_full - 0.2))
+    assert hybrid_search(snapshot, embedder, settings, question, k=1)[0].doc_id == "ar2"
+    doubting = settings.model_copy(update={"keyword_trust_from": 0.8, "keyword_trust_full": 0.9})
+    assert hybrid_search(snapshot, embedder, doubting, question, k=1)[0].doc_id == "ar1"  # meaning decides
+
+
+def test_keyword_scores_count_less_for_passages_in_another_language(settings):
     # "Kuwait coalition" matches en1 by keyword; dense prefers the Arabic passage.
     embedder = ChosenVectors([1.0, 0.0, 0.6])
     snapshot = build(embedder)
@@ -79,9 +97,28 @@ def test_keyword_ranks_count_less_for_passages_in_another_language(settings):
     assert {h.doc_id: h.keyword_rank for h in full}["en1"] == 1
     ar_query = hybrid_search(snapshot, embedder, settings, "التحالف في Kuwait", k=3)
     en1 = next(h for h in ar_query if h.doc_id == "en1")
-    k = settings.rrf_k
-    expected = 1 / (k + en1.dense_rank) + settings.cross_lingual_keyword_weight / (k + en1.keyword_rank)
-    assert en1.score == pytest.approx(expected, abs=1e-6)
+    assert en1.keyword_rank == 1
+    meaning = (1 + settings.window_weight) * 0.6
+    # the Arabic question's best keyword match is en1 (Kuwait), holding about half its rarity
+    query = "التحالف في Kuwait"
+    weight = settings.cross_lingual_keyword_weight * keyword_trust(
+        snapshot, settings, query, snapshot.keyword.search(query, 3)
+    )
+    assert en1.score == pytest.approx((1 - weight) * meaning + weight, abs=1e-6)
+    assert ar_query[0].doc_id == "ar1"
+
+
+def test_the_window_stage_lifts_a_passage_whose_one_sentence_answers(settings):
+    embedder = ChosenVectors([0.8, 0.7, 0.0])  # whole chunks: ar1 0.8 above ar2 0.7
+    snapshot = build(embedder)
+    before = [h.doc_id for h in hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)]
+    assert before == ["ar1", "ar2"]
+    # ar2's stored windows: one sentence of it points almost straight at the question.
+    snapshot.windows[snapshot.chunks[1].vector_id] = np.array([[0.0, 0.1, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)
+    after = hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)
+    assert [h.doc_id for h in after] == ["ar2", "ar1"]
+    no_windows = settings.model_copy(update={"window_weight": 0.0})
+    assert [h.doc_id for h in hybrid_search(snapshot, embedder, no_windows, "سؤال بلا كلمات مشتركة", k=2)] == before
 
 
 def test_empty_question_and_empty_index_give_no_hits(settings):

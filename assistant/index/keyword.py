@@ -5,6 +5,7 @@ Arabic clitics and diacritics attached and so misses most Arabic matches.
 """
 
 import json
+import math
 from pathlib import Path
 
 import bm25s
@@ -19,6 +20,7 @@ class KeywordIndex:
     def __init__(self, rows: list[list[str]]) -> None:
         self.rows = rows
         self._bm25: bm25s.BM25 | None = None
+        self._postings: np.ndarray | None = None
 
     def _index(self) -> bm25s.BM25:
         """BM25 over the rows, built on first use; only called with rows (bm25s fails on none)."""
@@ -37,6 +39,26 @@ class KeywordIndex:
         scores = self._index().get_scores(tokens)
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(row), float(scores[row])) for row in best if scores[row] > 0]
+
+    def matched_share(self, query_tokens: list[str], row: int) -> float:
+        """Share of the query's IDF mass (its rare words weigh most) that one row contains."""
+        if not self.rows:
+            return 0.0
+        index = self._index()
+        postings = np.diff(index.scores["indptr"])  # rows holding each vocabulary token
+        total = index.scores["num_docs"]
+        idf = {
+            token: math.log(
+                1 + (total - postings[index.vocab_dict[token]] + 0.5) / (postings[index.vocab_dict[token]] + 0.5)
+            )
+            for token in dict.fromkeys(query_tokens)
+            if token in index.vocab_dict
+        }
+        mass = sum(idf.values())
+        if not mass:
+            return 0.0
+        held = set(self.rows[row])
+        return sum(weight for token, weight in idf.items() if token in held) / mass
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,140 @@
+"""Retrieval on the dev sets: hybrid (with and without its window stage), dense, keyword and
+plain LangChain, in one run, with 95% intervals; `--grid` searches the fusion settings.
+
+Run: python benchmarks/retrieval.py [--shared ../shared] [--distractors 500] [--grid]
+     (ASSISTANT_EMBEDDER / ASSISTANT_EMBEDDER_MODEL choose the embedder, as in the app)
+
+The dev sets share one pool, so every question meets every other set's passages: ARCD's 231
+Arabic Wikipedia paragraphs, XQuAD's 240 Arabic paragraphs and N news articles as distractors.
+Three question sets are asked of it: ARCD (Arabic questions), XQuAD Arabic, and XQuAD English
+questions on the Arabic paragraphs. The index is built once and cached beside the live one
+(INDEX_DIR/../eval/). Only these sets tune the fusion; held-out sets are measured with
+`python -m assistant eval`.
+"""
+
+import argparse
+import dataclasses
+import itertools
+import time
+from pathlib import Path
+
+from assistant.evaluation import METHODS, Setup, _evaluation_index, evaluate, read_distractors
+from assistant.metrics import Question, load_squad, mean, score, top_documents
+from assistant.retrieval import best_windows, fuse, trust_of
+from assistant.settings import load_settings
+from assistant.textnorm import detect_language, tokenize
+
+SHOWN = ("recall@1", "recall@5", "mrr@10")
+GRID = {
+    "keyword_weight": [0.5, 0.7, 0.9],
+    "keyword_trust_from": [0.1, 0.2, 0.3],
+    "keyword_trust_full": [0.7, 0.8, 1.0],
+    "window_weight": [0.0, 0.5, 1.0, 1.5],
+}
+
+
+def dev_setups(settings, shared: Path, distractors: int) -> dict[str, Setup]:
+    """The three question sets, each over the one shared pool."""
+    evaluation = shared / "data/eval"
+    arcd = load_squad(evaluation / "arcd/arcd-train.json")
+    xquad = load_squad(evaluation / "xquad/xquad.ar.json")
+    crossed = load_squad(evaluation / "xquad/xquad.ar.json", evaluation / "xquad/xquad.en.json")
+    pool = [(f"arcd-{key}", title, text) for key, title, text in arcd.passages]
+    pool += [(f"xq-{key}", title, text) for key, title, text in xquad.passages]
+    pool += read_distractors(evaluation / "news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl", distractors)
+    name = f"dev-d{distractors}"
+    assistant = _evaluation_index(settings, name, pool, None)
+
+    def keyed(questions: list[Question], prefix: str) -> list[Question]:
+        return [dataclasses.replace(q, relevant=frozenset(prefix + k for k in q.relevant)) for q in questions]
+
+    return {
+        "ARCD, Arabic → Arabic": Setup(keyed(arcd.questions, "arcd-"), assistant, pool, distractors, name),
+        "XQuAD, Arabic → Arabic": Setup(keyed(xquad.questions, "xq-"), assistant, pool, distractors, name),
+        "XQuAD, English → Arabic": Setup(keyed(crossed.questions, "xq-"), assistant, pool, distractors, name),
+    }
+
+
+def table(settings, setups: dict[str, Setup]) -> None:
+    without_windows = settings.model_copy(update={"window_weight": 0.0})
+    print(f"| set | method | {' | '.join(SHOWN)} | 95% interval of R@1 − dense | of R@5 − dense |")
+    print("|---|---|" + "---|" * (len(SHOWN) + 2))
+    for name, setup in setups.items():
+        report = evaluate(settings, setup)
+        plain = evaluate(without_windows, setup)
+        rows = {"hybrid": report, "hybrid, no window stage": plain} | {m: report for m in METHODS[1:]}
+        for method, source in rows.items():
+            key = "hybrid" if method.startswith("hybrid") else method
+            metrics = source["methods"][key]
+            spans = source["against_dense"].get(key)
+            intervals = " | ".join(f"{spans[m][0]:+.3f} … {spans[m][1]:+.3f}" for m in SHOWN[:2]) if spans else " | "
+            print(f"| {name} ({report['counts']['answerable']} q) | {method} | "
+                  + " | ".join(f"{metrics[m]:.3f}" for m in SHOWN) + f" | {intervals} |")  # fmt: skip
+    setup = next(iter(setups.values()))
+    snapshot, embedder = setup.assistant.snapshot(), setup.assistant.embedder
+    questions = setup.questions[:200]
+    started = time.perf_counter()
+    for question in questions:
+        vector = embedder.embed_query(question.text)  # cached: the timing is the window stage alone
+        best_windows(snapshot, vector, snapshot.dense_search(vector, 50), snapshot.keyword.search(question.text, 50))
+    stage = (time.perf_counter() - started) / len(questions)
+    print(f"\n{len(snapshot.documents)} documents, {len(snapshot.chunks)} chunks; dense + keyword search and "
+          f"the window stage over their candidates: {1000 * stage:.1f} ms per query")  # fmt: skip
+
+
+def grid(settings, setups: dict[str, Setup]) -> None:
+    """Each grid point's hybrid R@1 / R@5 per set, from one search per question."""
+    searched = {}
+    for name, setup in setups.items():
+        snapshot, embedder = setup.assistant.snapshot(), setup.assistant.embedder
+        rows = []
+        for q in setup.questions:
+            vector = embedder.embed_query(q.text)
+            dense = snapshot.dense_search(vector, settings.search_candidates)
+            keyword = snapshot.keyword.search(q.text, settings.search_candidates)
+            share = snapshot.keyword.matched_share(tokenize(q.text), keyword[0][0]) if keyword else 0.0
+            windows = best_windows(snapshot, vector, dense, keyword)
+            rows.append((q, detect_language(q.text), dense, keyword, windows, share))
+        searched[name] = (snapshot, rows)
+
+    def metrics(name: str, tuned) -> dict[str, float]:
+        snapshot, rows = searched[name]
+        scores = []
+        for q, language, dense, keyword, windows, share in rows:
+            trust = trust_of(share, tuned) if keyword else 0.0
+            fused = fuse(snapshot, tuned, language, dense, keyword, trust, windows)
+            scores.append(score(top_documents(snapshot, fused), set(q.relevant)))
+        return mean(scores)
+
+    for name, (snapshot, rows) in searched.items():
+        for method, index in [("dense", 2), ("keyword", 3)]:
+            best = mean([score(top_documents(snapshot, row[index]), set(row[0].relevant)) for row in rows])
+            print(f"{name}: {method} alone R@1 {best['recall@1']:.3f} R@5 {best['recall@5']:.3f}")
+    results = []
+    for values in itertools.product(*GRID.values()):
+        point = dict(zip(GRID, values, strict=True))
+        if point["keyword_trust_from"] >= point["keyword_trust_full"]:
+            continue
+        tuned = settings.model_copy(update=point)
+        results.append((point, {name: metrics(name, tuned) for name in searched}))
+    # Best first by the worst set's R@1 + R@5: a setting must not buy one set with another.
+    results.sort(key=lambda r: -min(m["recall@1"] + m["recall@5"] for m in r[1].values()))
+    current = {n: getattr(settings, n) for n in GRID}
+    for point, by_set in results[:10] + [r for r in results if r[0] == current]:
+        figures = "  ".join(f"{m['recall@1']:.3f}/{m['recall@5']:.3f}" for m in by_set.values())
+        print(f"{figures}  {point}" + ("  <- current settings" if point == current else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--distractors", type=int, default=500)
+    parser.add_argument("--grid", action="store_true", help="search the fusion settings instead")
+    args = parser.parse_args()
+    settings = load_settings()
+    setups = dev_setups(settings, args.shared, args.distractors)
+    (grid if args.grid else table)(settings, setups)
+
+
+if __name__ == "__main__":
+    main()
