@@ -77,7 +77,7 @@ def test_a_profile_sets_the_embedder_and_an_explicit_setting_wins(monkeypatch, t
 
 def test_the_embeddinggemma_profile_without_its_model_says_how_to_get_it(tmp_path):
     settings = Settings(profile="embeddinggemma", embedder_model=str(tmp_path / "absent"))
-    with pytest.raises(SettingsError, match="get-test-models.sh --embeddinggemma"):
+    with pytest.raises(SettingsError, match=r"get-test-models\.sh --embeddinggemma"):
         build_embedder(settings)
 
 
