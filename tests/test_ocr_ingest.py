@@ -76,7 +76,9 @@ def test_a_scanned_pdf_and_a_scan_with_only_a_footer_text_layer_are_read_by_ocr(
     hits = assistant.search("تلغى الإعفاءات من الضرائب والرسوم", k=3)
     assert {hit.source.rsplit("/", 1)[-1] for hit in hits[:2]} == {"scan.pdf", "circular.pdf"}
     assert all(hit.ocr_confidence for hit in hits[:2])
-    assert assistant.search("foreign ministers met in Washington", k=1)[0].page_start == 2
+    english_hit = assistant.search("foreign ministers met in Washington", k=1)[0]
+    assert "met in Washington" in english_hit.text  # page 2's OCR text, in a chunk that may start on page 1
+    assert english_hit.page_start <= 2 == english_hit.page_end
 
 
 def test_without_tesseract_a_scanned_page_is_reported_with_the_install_command(settings, tmp_path, monkeypatch):
