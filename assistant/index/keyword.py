@@ -20,7 +20,6 @@ class KeywordIndex:
     def __init__(self, rows: list[list[str]]) -> None:
         self.rows = rows
         self._bm25: bm25s.BM25 | None = None
-        self._postings: np.ndarray | None = None
 
     def _index(self) -> bm25s.BM25:
         """BM25 over the rows, built on first use; only called with rows (bm25s fails on none)."""
@@ -45,15 +44,14 @@ class KeywordIndex:
         if not self.rows:
             return 0.0
         index = self._index()
-        postings = np.diff(index.scores["indptr"])  # rows holding each vocabulary token
+        starts = index.scores["indptr"]  # token t's postings are starts[t]:starts[t + 1], one per row holding it
         total = index.scores["num_docs"]
-        idf = {
-            token: math.log(
-                1 + (total - postings[index.vocab_dict[token]] + 0.5) / (postings[index.vocab_dict[token]] + 0.5)
-            )
-            for token in dict.fromkeys(query_tokens)
+        held_by = {
+            token: int(starts[index.vocab_dict[token] + 1] - starts[index.vocab_dict[token]])
+            for token in query_tokens
             if token in index.vocab_dict
         }
+        idf = {token: math.log(1 + (total - n + 0.5) / (n + 0.5)) for token, n in held_by.items()}
         mass = sum(idf.values())
         if not mass:
             return 0.0
