@@ -40,11 +40,12 @@ def build_embedder(settings: Settings) -> Embedder:
         case "sentence-transformers":
             if not settings.embedder_model:
                 raise ValueError("ASSISTANT_EMBEDDER_MODEL must name a model or directory")
-            if settings.profile == "embeddinggemma" and not Path(settings.embedder_model).is_dir():
+            if Path(settings.embedder_model).is_absolute() and not Path(settings.embedder_model).is_dir():
                 # No model hub here: a missing directory would end in a download that cannot succeed.
+                assemble = "run ../shared/tools/get-test-models.sh --embeddinggemma or "
                 raise SettingsError(
-                    f"the embeddinggemma profile needs the model at {settings.embedder_model}: run "
-                    "../shared/tools/get-test-models.sh --embeddinggemma, or set ASSISTANT_EMBEDDER_MODEL"
+                    f"ASSISTANT_EMBEDDER_MODEL={settings.embedder_model} is not a model directory: "
+                    f"{assemble if settings.profile == 'embeddinggemma' else ''}point it at one"
                 )
             return SentenceTransformerEmbedder(settings.embedder_model, settings.embedder_batch_size)
         case "fake":

@@ -79,6 +79,9 @@ def test_the_embeddinggemma_profile_without_its_model_says_how_to_get_it(tmp_pat
     settings = Settings(profile="embeddinggemma", embedder_model=str(tmp_path / "absent"))
     with pytest.raises(SettingsError, match=r"get-test-models\.sh --embeddinggemma"):
         build_embedder(settings)
+    missing = Settings(embedder="sentence-transformers", embedder_model=str(tmp_path / "المعجم"))
+    with pytest.raises(SettingsError, match=r"ASSISTANT_EMBEDDER_MODEL=.*is not a model directory"):
+        build_embedder(missing)
 
 
 GEMMA = TEST_MODELS_DIR / "embeddinggemma-300m"
