@@ -52,24 +52,22 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
     query_vector = embedder.embed_query(query)
     dense = snapshot.dense_search(query_vector, candidates)
     keyword = snapshot.keyword.search(query, candidates)
-    trust = keyword_trust(snapshot, settings, query, keyword)
+    trust = keyword_trust(keyword_share(snapshot, query, keyword), settings)
     windows = best_windows(snapshot, query_vector, dense, keyword)
     return Rankings(dense, keyword, fuse(snapshot, settings, detect_language(query), dense, keyword, trust, windows))
 
 
-def keyword_trust(snapshot: Snapshot, settings: Settings, query: str, keyword: list[tuple[int, float]]) -> float:
-    """0..1: how far this query's keyword ranking is to be trusted.
+def keyword_share(snapshot: Snapshot, query: str, keyword: list[tuple[int, float]]) -> float:
+    """The share of the query's IDF mass that its best keyword match contains; 0 with no match."""
+    return snapshot.keyword.matched_share(tokenize(query), keyword[0][0]) if keyword else 0.0
 
-    The share of the query's IDF mass that its best keyword match contains, mapped linearly
-    from `keyword_trust_from` (trust 0) to `keyword_trust_full` (trust 1). On the dev sets,
-    keyword search beat dense at rank 1 only where that share was above about 0.5.
+
+def keyword_trust(share: float, settings: Settings) -> float:
+    """0..1: how far a query's keyword ranking is to be trusted, from its `keyword_share`.
+
+    Mapped linearly from `keyword_trust_from` (trust 0) to `keyword_trust_full` (trust 1). On
+    the dev sets, keyword search beat dense at rank 1 only where the share was above about 0.5.
     """
-    if not keyword:
-        return 0.0
-    return trust_of(snapshot.keyword.matched_share(tokenize(query), keyword[0][0]), settings)
-
-
-def trust_of(share: float, settings: Settings) -> float:
     low, high = settings.keyword_trust_from, settings.keyword_trust_full
     return min(1.0, max(0.0, (share - low) / (high - low)))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from assistant.index import Snapshot
-from assistant.retrieval import hybrid_search, keyword_trust
+from assistant.retrieval import hybrid_search, keyword_share, keyword_trust
 from assistant.textnorm import tokenize
 from assistant.types import Chunk, PageInfo, SourceDocument
 
@@ -82,7 +82,7 @@ def test_the_keyword_weight_follows_how_much_of_the_question_its_best_match_hold
     snapshot = build(embedder)
     question = "التحالف مباراة ملعب رادس"
     assert snapshot.keyword.matched_share(tokenize(question), 1) == pytest.approx(0.75)
-    trust = keyword_trust(snapshot, settings, question, snapshot.keyword.search(question, 3))
+    trust = keyword_trust(keyword_share(snapshot, question, snapshot.keyword.search(question, 3)), settings)
     assert trust == pytest.approx((0.75 - settings.keyword_trust_from) / (settings.keyword_trust_full - 0.2))
     assert hybrid_search(snapshot, embedder, settings, question, k=1)[0].doc_id == "ar2"
     doubting = settings.model_copy(update={"keyword_trust_from": 0.8, "keyword_trust_full": 0.9})
@@ -101,9 +101,8 @@ def test_keyword_scores_count_less_for_passages_in_another_language(settings):
     meaning = (1 + settings.window_weight) * 0.6
     # the Arabic question's best keyword match is en1 (Kuwait), holding about half its rarity
     query = "التحالف في Kuwait"
-    weight = settings.cross_lingual_keyword_weight * keyword_trust(
-        snapshot, settings, query, snapshot.keyword.search(query, 3)
-    )
+    share = keyword_share(snapshot, query, snapshot.keyword.search(query, 3))
+    weight = settings.cross_lingual_keyword_weight * keyword_trust(share, settings)
     assert en1.score == pytest.approx((1 - weight) * meaning + weight, abs=1e-6)
     assert ar_query[0].doc_id == "ar1"
 
