@@ -4,7 +4,6 @@ both as the openai backend's endpoint and as the llamacpp backend's supervised c
 
 import importlib.util
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -14,14 +13,12 @@ import pytest
 from assistant.answering import final_answer
 from assistant.llm_server import ModelServer
 from assistant.service import Assistant
-from assistant.settings import Settings
+from assistant.settings import TEST_MODELS_DIR, Settings
 from tests.conftest import BUDGET_EN, KUWAIT_AR, SHARED, indexed_folder
 
 pytestmark = pytest.mark.model
 
-GGUF = Path(os.environ.get("TEST_MODELS_DIR", Path.home() / ".cache/test-models")) / (
-    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-)
+GGUF = TEST_MODELS_DIR / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 HOSTILE_AR = (
     "تقرير الإنفاق\n"
     "ارتفع الإنفاق على المدارس في الكويت بنسبة أربعة في المئة هذا العام. "

@@ -18,11 +18,9 @@ import pytest
 from assistant.embeddings import build_embedder
 from assistant.llm import LlmConfigError, build_chat_model
 from assistant.llm_server import ModelCrashedError, ModelServer, ModelServerError, SupervisedChatModel
-from assistant.settings import Settings
+from assistant.settings import TEST_MODELS_DIR, Settings
 
-GGUF = Path(os.environ.get("TEST_MODELS_DIR", Path.home() / ".cache/test-models")) / (
-    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-)
+GGUF = TEST_MODELS_DIR / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 # Replies "pid N" (its own pid), in two SSE chunks when asked to stream. A prompt containing
 # "crash" makes it die by SIGSEGV: after its first chunk when streaming, before replying otherwise.
