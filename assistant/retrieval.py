@@ -53,7 +53,7 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
     dense = snapshot.dense_search(query_vector, candidates)
     keyword = snapshot.keyword.search(query, candidates)
     trust = keyword_trust(keyword_share(snapshot, query, keyword), settings)
-    windows = best_windows(snapshot, query_vector, dense, keyword)
+    windows = best_windows(snapshot, query_vector, dense, keyword) if settings.window_weight else {}
     return Rankings(dense, keyword, fuse(snapshot, settings, detect_language(query), dense, keyword, trust, windows))
 
 
