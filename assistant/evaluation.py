@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from assistant.embeddings import LangChainEmbeddings
+from assistant.lexicon import available_lexicons
 from assistant.metrics import (
     DEPTH,
     METRICS,
@@ -186,6 +187,7 @@ def evaluate(
             "keyword_trust_from": settings.keyword_trust_from,
             "keyword_trust_full": settings.keyword_trust_full,
             "cross_lingual_keyword_weight": settings.cross_lingual_keyword_weight,
+            "lexicons": available_lexicons(settings.lexicon_dir),
             "window_weight": settings.window_weight,
             "search_candidates": settings.search_candidates,
             "normalization_version": NORMALIZATION_VERSION,

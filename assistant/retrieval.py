@@ -6,8 +6,10 @@ BM25 by its best score), then combined as (1 - a) * dense + a * keyword (Bruch e
 scores beats reciprocal rank fusion and needs few examples to tune). The keyword weight a is
 set per query: `keyword_weight` scaled by how much of the question's rarity (IDF mass) the
 best keyword match holds. A question whose rare words its best match shares is one keyword
-search answers well; one it barely matches leaves the ranking to meaning. For a passage in
-another language than the question the weight is the small `cross_lingual_keyword_weight`.
+search answers well; one it barely matches leaves the ranking to meaning. A passage in the
+other language is matched by keyword against the question translated word by word
+(`assistant.lexicon`), with the flat `cross_lingual_keyword_weight`: on the dev sets that
+search's best match was no surer a sign where it held more of the question.
 
 A second, dense stage re-scores the candidates by their best sentence window (the window
 vectors stored at ingest; arithmetic only): a passage whose one sentence answers the question
@@ -26,9 +28,12 @@ from langchain_core.retrievers import BaseRetriever
 
 from assistant.embeddings import Embedder
 from assistant.index import Snapshot
+from assistant.lexicon import translate_query
 from assistant.settings import Settings
 from assistant.textnorm import detect_language, tokenize
 from assistant.types import Hit
+
+OTHER_LANGUAGE = {"en": "ar", "ar": "en"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,20 @@ class Rankings:
 
     dense: list[tuple[int, float]]
     keyword: list[tuple[int, float]]
+    crossed: list[tuple[int, float]]  # keyword search with the question translated (`crossed_keyword`)
     fused: list[tuple[int, float]]
+    language: str = "other"  # the question's
+
+    def keyword_ranks(self, snapshot: Snapshot) -> dict[int, int]:
+        """Each row's rank in the keyword ranking that scored it: as written, or translated."""
+        same = {row: r for row, r in ranks(self.keyword).items() if in_language(snapshot, row, self.language)}
+        other = {row: r for row, r in ranks(self.crossed).items() if not in_language(snapshot, row, self.language)}
+        return same | other
+
+
+def in_language(snapshot: Snapshot, row: int, language: str) -> bool:
+    """Whether a row's passage is in the question's language (any, for a question in neither)."""
+    return language not in OTHER_LANGUAGE or snapshot.chunks[row].language == language
 
 
 def ranks(ranking: list[tuple[int, float]]) -> dict[int, int]:
@@ -48,13 +66,25 @@ def ranks(ranking: list[tuple[int, float]]) -> dict[int, int]:
 def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, candidates: int) -> Rankings:
     """Dense, keyword and fused rankings of the chunks for query."""
     if not query.strip() or not snapshot.chunks:
-        return Rankings([], [], [])
+        return Rankings([], [], [], [])
     query_vector = embedder.embed_query(query)
+    language = detect_language(query)
     dense = snapshot.dense_search(query_vector, candidates)
     keyword = snapshot.keyword.search(query, candidates)
+    crossed = crossed_keyword(snapshot, settings, query, language, keyword, candidates)
     trust = keyword_trust(keyword_share(snapshot, query, keyword), settings)
-    windows = best_windows(snapshot, query_vector, dense, keyword) if settings.window_weight else {}
-    return Rankings(dense, keyword, fuse(snapshot, settings, detect_language(query), dense, keyword, trust, windows))
+    windows = best_windows(snapshot, query_vector, dense, keyword + crossed) if settings.window_weight else {}
+    fused = fuse(snapshot, settings, language, dense, keyword, crossed, trust, windows)
+    return Rankings(dense, keyword, crossed, fused, language)
+
+
+def crossed_keyword(
+    snapshot: Snapshot, settings: Settings, query: str, language: str, keyword: list[tuple[int, float]], candidates: int
+) -> list[tuple[int, float]]:
+    """Keyword ranking for passages in the other language: the question translated word by word."""
+    other = OTHER_LANGUAGE.get(language)
+    translated = translate_query(settings.lexicon_dir, query, language, other) if other else query
+    return keyword if translated == query else snapshot.keyword.search(translated, candidates)
 
 
 def keyword_share(snapshot: Snapshot, query: str, keyword: list[tuple[int, float]]) -> float:
@@ -93,31 +123,40 @@ def fuse(
     query_language: str,
     dense: list[tuple[int, float]],
     keyword: list[tuple[int, float]],
+    crossed: list[tuple[int, float]],
     trust: float,
     windows: dict[int, float],
 ) -> list[tuple[int, float]]:
-    """Convex fusion of the normalised scores plus the window stage, best first; ties broken by row."""
+    """Convex fusion of the normalised scores plus the window stage, best first; ties broken by row.
+
+    A passage in the question's language takes its keyword score from `keyword`, one in the other
+    language from `crossed`; each scaled by the best score among the passages it applies to.
+    """
     dense_score = dict(dense)
-    keyword_score = dict(keyword)
+    keyword_score = {row: score for row, score in keyword if in_language(snapshot, row, query_language)}
+    crossed_score = {row: score for row, score in crossed if not in_language(snapshot, row, query_language)}
     low = min(dense_score.values(), default=0.0)
     spread = max(dense_score.values(), default=0.0) - low or 1.0  # one candidate: every score the same
     top_keyword = max(keyword_score.values(), default=1.0)
+    top_crossed = max(crossed_score.values(), default=1.0)
 
     def fused(row: int) -> float:
-        same = query_language == "other" or snapshot.chunks[row].language == query_language
-        weight = trust * (settings.keyword_weight if same else settings.cross_lingual_keyword_weight)
+        if not in_language(snapshot, row, query_language):
+            weight, match = settings.cross_lingual_keyword_weight, crossed_score.get(row, 0.0) / top_crossed
+        else:
+            weight, match = trust * settings.keyword_weight, keyword_score.get(row, 0.0) / top_keyword
         meaning = (dense_score.get(row, low) - low) / spread
         meaning += settings.window_weight * max(0.0, windows.get(row, low) - low) / spread
-        return (1 - weight) * meaning + weight * keyword_score.get(row, 0.0) / top_keyword
+        return (1 - weight) * meaning + weight * match
 
-    scores = {row: fused(row) for row in dense_score.keys() | keyword_score.keys()}
+    scores = {row: fused(row) for row in dense_score.keys() | keyword_score.keys() | crossed_score.keys()}
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
     """The k best chunks for query, each with its fused score and per-method ranks."""
     rankings = rank(snapshot, embedder, settings, query, max(k, settings.search_candidates))
-    dense_rank, keyword_rank = ranks(rankings.dense), ranks(rankings.keyword)
+    dense_rank, keyword_rank = ranks(rankings.dense), rankings.keyword_ranks(snapshot)
     hits = []
     for row, score in rankings.fused[:k]:
         chunk = snapshot.chunks[row]

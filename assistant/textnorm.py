@@ -88,7 +88,7 @@ def tokenize(text: str) -> list[str]:
     does not strip a conjunction wa before the article, so we do (والاتصالات -> الاتصالات).
     """
     tokens = []
-    for word in _WORD.findall(_letters_light(text)):
+    for word in words(text):
         if _ARABIC_LETTER.match(word):
             if word.startswith("وال") and len(word) > 5:
                 word = word[1:]
@@ -98,6 +98,11 @@ def tokenize(text: str) -> list[str]:
         elif word not in _STOPWORDS_EN:
             tokens.append(_stemmer("english").stemWord(word) if word.isalpha() else word)
     return tokens
+
+
+def words(text: str) -> list[str]:
+    """The text's words, without diacritics or tatweel, casefolded: what `tokenize` stems."""
+    return _WORD.findall(_letters_light(text))
 
 
 def detect_language(text: str) -> str:

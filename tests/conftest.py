@@ -26,7 +26,12 @@ def isolated_environment(tmp_path, monkeypatch):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(
-        index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="fake", chunk_size=300, chunk_overlap=60
+        index_dir=tmp_path / "index",
+        data_dir=tmp_path / "data",
+        embedder="fake",
+        chunk_size=300,
+        chunk_overlap=60,
+        lexicon_dir=tmp_path / "no-dictionaries",  # the machine's dictionaries would change keyword rankings
     )
 
 
