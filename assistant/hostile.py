@@ -330,7 +330,8 @@ class Classifier:
 
 
 def classifier_path(embedder_model: str) -> Path:
-    return Path(__file__).parent / "data" / f"hostile_classifier.{embedder_model}.npz"
+    """Where the classifier for a model's vectors lives, by the model's name (a local model is a directory)."""
+    return Path(__file__).parent / "data" / f"hostile_classifier.{Path(embedder_model).name}.npz"
 
 
 @functools.cache

@@ -1,15 +1,16 @@
 """Retrieval on the dev sets: hybrid (with and without its window stage), dense, keyword and
 plain LangChain, in one run, with 95% intervals; `--grid` searches the fusion settings.
 
-Run: python benchmarks/retrieval.py [--shared ../shared] [--distractors 500] [--grid]
-     (ASSISTANT_EMBEDDER / ASSISTANT_EMBEDDER_MODEL choose the embedder, as in the app)
+Run: python benchmarks/retrieval.py [--shared ../shared] [--distractors 500] [--grid] [--pool ar|en]
+     (ASSISTANT_PROFILE chooses the embedder, as in the app)
 
-The dev sets share one pool, so every question meets every other set's passages: ARCD's 231
-Arabic Wikipedia paragraphs, XQuAD's 240 Arabic paragraphs and N news articles as distractors.
-Three question sets are asked of it: ARCD (Arabic questions), XQuAD Arabic, and XQuAD English
-questions on the Arabic paragraphs. The index is built once and cached beside the live one
-(INDEX_DIR/../eval/). Only these sets tune the fusion; held-out sets are measured with
-`python -m assistant eval`.
+The Arabic sets share one pool, so every question meets every other set's passages: ARCD's
+231 Arabic Wikipedia paragraphs, XQuAD's 240 Arabic paragraphs and N news articles as
+distractors. Three question sets are asked of it: ARCD (Arabic questions), XQuAD Arabic, and
+XQuAD English questions on the Arabic paragraphs. A second pool holds XQuAD's English
+paragraphs among the same news articles, asked in English and in Arabic. Each pool's index is
+built once per profile and cached beside the live one (INDEX_DIR/../eval/). Only these sets
+tune the fusion; held-out sets are measured with `python -m assistant eval`.
 """
 
 import argparse
@@ -19,12 +20,13 @@ import time
 from pathlib import Path
 
 from assistant.evaluation import METHODS, Setup, _evaluation_index, evaluate, read_distractors
-from assistant.metrics import Question, load_squad, mean, score, top_documents
+from assistant.metrics import Question, QuestionSet, load_squad, mean, score, top_documents
 from assistant.retrieval import best_windows, crossed_keyword, fuse, keyword_share, keyword_trust, rank
 from assistant.settings import load_settings
 from assistant.textnorm import detect_language
 
 SHOWN = ("recall@1", "recall@5", "mrr@10")
+POOLS = ("ar", "en")  # the Arabic passages, and XQuAD's English ones
 GRID = {
     "keyword_weight": [0.5, 0.7, 0.9],
     "keyword_trust_from": [0.1, 0.2, 0.3],
@@ -34,26 +36,40 @@ GRID = {
 }
 
 
-def dev_setups(settings, shared: Path, distractors: int) -> dict[str, Setup]:
-    """The three question sets, each over the one shared pool."""
+def dev_setups(settings, shared: Path, distractors: int, pools: tuple[str, ...] = POOLS) -> dict[str, Setup]:
+    """The question sets of the chosen pools; each pool's index is built once and cached."""
     evaluation = shared / "data/eval"
+    news = read_distractors(evaluation / "news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl", distractors)
+    xquad_ar, xquad_en = evaluation / "xquad/xquad.ar.json", evaluation / "xquad/xquad.en.json"
     arcd = load_squad(evaluation / "arcd/arcd-train.json")
-    xquad = load_squad(evaluation / "xquad/xquad.ar.json")
-    crossed = load_squad(evaluation / "xquad/xquad.ar.json", evaluation / "xquad/xquad.en.json")
-    pool = [(f"arcd-{key}", title, text) for key, title, text in arcd.passages]
-    pool += [(f"xq-{key}", title, text) for key, title, text in xquad.passages]
-    pool += read_distractors(evaluation / "news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl", distractors)
-    name = f"dev-d{distractors}"
-    assistant = _evaluation_index(settings, name, pool, None)
+    xquad = load_squad(xquad_ar)
+    english = load_squad(xquad_en)
+
+    def setups(name: str, pool: list[tuple[str, str, str]], sets: dict[str, tuple[QuestionSet, str]]):
+        if name not in pools:
+            return {}
+        index_name = f"dev-{settings.profile}-{name}-d{distractors}"  # one cache per profile and pool
+        assistant = _evaluation_index(settings, index_name, pool, None)
+        return {
+            title: Setup(keyed(questions.questions, prefix), assistant, pool, distractors, index_name)
+            for title, (questions, prefix) in sets.items()
+        }
 
     def keyed(questions: list[Question], prefix: str) -> list[Question]:
         return [dataclasses.replace(q, relevant=frozenset(prefix + k for k in q.relevant)) for q in questions]
 
-    return {
-        "ARCD, Arabic → Arabic": Setup(keyed(arcd.questions, "arcd-"), assistant, pool, distractors, name),
-        "XQuAD, Arabic → Arabic": Setup(keyed(xquad.questions, "xq-"), assistant, pool, distractors, name),
-        "XQuAD, English → Arabic": Setup(keyed(crossed.questions, "xq-"), assistant, pool, distractors, name),
-    }
+    # Arabic passages: ARCD's 231 and XQuAD's 240 Arabic paragraphs, and the news articles.
+    arabic = [(f"arcd-{key}", title, text) for key, title, text in arcd.passages]
+    arabic += [(f"xq-{key}", title, text) for key, title, text in xquad.passages]
+    # English passages: XQuAD's 240 English paragraphs among the same Arabic news articles.
+    return setups("ar", arabic + news, {
+        "ARCD, Arabic → Arabic": (arcd, "arcd-"),
+        "XQuAD, Arabic → Arabic": (xquad, "xq-"),
+        "XQuAD, English → Arabic": (load_squad(xquad_ar, xquad_en), "xq-"),
+    }) | setups("en", [(f"xq-{key}", title, text) for key, title, text in english.passages] + news, {
+        "XQuAD, English → English": (english, "xq-"),
+        "XQuAD, Arabic → English": (load_squad(xquad_en, xquad_ar), "xq-"),
+    })  # fmt: skip
 
 
 def table(settings, setups: dict[str, Setup]) -> None:
@@ -135,9 +151,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--distractors", type=int, default=500)
     parser.add_argument("--grid", action="store_true", help="search the fusion settings instead")
+    parser.add_argument("--pool", choices=POOLS, action="append", help="only this pool's sets (default: all)")
     args = parser.parse_args()
     settings = load_settings()
-    setups = dev_setups(settings, args.shared, args.distractors)
+    setups = dev_setups(settings, args.shared, args.distractors, tuple(args.pool or POOLS))
     (grid if args.grid else table)(settings, setups)
 
 

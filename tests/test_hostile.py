@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.hostile import find_hostile, judge
+from assistant.hostile import classifier_path, find_hostile, judge
 from assistant.llm import ScriptedChatModel
 from assistant.prompting import phrases
 from assistant.service import Assistant
@@ -227,3 +227,9 @@ def test_the_classifier_withholds_at_ingest_what_the_rules_miss(tmp_path, text, 
     served = document.served(0, len(document.text))
     assert payload not in served
     assert kept in served
+
+
+def test_a_classifier_is_found_by_the_name_of_its_model_also_for_a_model_in_a_directory():
+    # The embeddinggemma profile's model is a directory path; its classifier is named by the directory.
+    assert classifier_path("/root/.cache/test-models/embeddinggemma-300m") == classifier_path("embeddinggemma-300m")
+    assert classifier_path("multilingual-e5-small-q4").is_file()  # the default profile's, shipped
