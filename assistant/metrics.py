@@ -176,7 +176,7 @@ def rank_documents(snapshot: Snapshot, embedder: Embedder, settings: Settings, q
     return Ranked(
         hybrid=top_documents(snapshot, rankings.fused),
         dense=top_documents(snapshot, rankings.dense),
-        keyword=top_documents(snapshot, rankings.keyword),
+        keyword=top_documents(snapshot, rankings.keyword_alone(snapshot)),
         top_dense_score=rankings.dense[0][1] if rankings.dense else 0.0,
         top_fused_score=rankings.fused[0][1] if rankings.fused else 0.0,
     )

@@ -9,7 +9,12 @@ best keyword match holds. A question whose rare words its best match shares is o
 search answers well; one it barely matches leaves the ranking to meaning. A passage in the
 other language is matched by keyword against the question translated word by word
 (`assistant.lexicon`), with the flat `cross_lingual_keyword_weight`: on the dev sets that
-search's best match was no surer a sign where it held more of the question.
+search's best match was no surer a sign where it held more of the question. The combination
+is applied as dense + a / (1 - a) * keyword, which ranks as (1 - a) * dense + a * keyword
+where every candidate has the same a, and keeps a passage scored with the cross-lingual
+weight comparable with one scored with the question's own: a convex mix would scale the
+meaning of each by its own 1 - a, and so rank a passage in the other language down for the
+weight alone.
 
 A second, dense stage re-scores the candidates by their best sentence window (the window
 vectors stored at ingest; arithmetic only): a passage whose one sentence answers the question
@@ -51,6 +56,14 @@ class Rankings:
         same = {row: r for row, r in ranks(self.keyword).items() if in_language(snapshot, row, self.language)}
         other = {row: r for row, r in ranks(self.crossed).items() if not in_language(snapshot, row, self.language)}
         return same | other
+
+    def keyword_alone(self, snapshot: Snapshot) -> list[tuple[int, float]]:
+        """Keyword search as the fusion reads it: each passage scored by the search in its language,
+        each search's scores scaled by its best, best first (what evaluation reports as keyword)."""
+        same = [(row, score) for row, score in self.keyword if in_language(snapshot, row, self.language)]
+        other = [(row, score) for row, score in self.crossed if not in_language(snapshot, row, self.language)]
+        scaled = [(row, score / (hits[0][1] or 1.0)) for hits in (same, other) if hits for row, score in hits]
+        return sorted(scaled, key=lambda item: (-item[1], item[0]))
 
 
 def in_language(snapshot: Snapshot, row: int, language: str) -> bool:
@@ -130,9 +143,18 @@ def fuse(
     """Convex fusion of the normalised scores plus the window stage, best first; ties broken by row.
 
     A passage in the question's language takes its keyword score from `keyword`, one in the other
-    language from `crossed`; each scaled by the best score among the passages it applies to.
+    language from `crossed`; each scaled by the best score among the passages it applies to. Its
+    dense and window similarities are raised by `cross_lingual_discount`, what the embedder loses
+    on a translation: without it a question's own-language passages crowd out the one that
+    answers in the other (Arabic questions on XQuAD's English paragraphs among Arabic news:
+    R@5 0.37, with it 0.76).
     """
-    dense_score = dict(dense)
+
+    def lifted(row: int, similarity: float) -> float:
+        return similarity + (0.0 if in_language(snapshot, row, query_language) else settings.cross_lingual_discount)
+
+    dense_score = {row: lifted(row, score) for row, score in dense}
+    windows = {row: lifted(row, score) for row, score in windows.items()}
     keyword_score = {row: score for row, score in keyword if in_language(snapshot, row, query_language)}
     crossed_score = {row: score for row, score in crossed if not in_language(snapshot, row, query_language)}
     low = min(dense_score.values(), default=0.0)
@@ -147,7 +169,7 @@ def fuse(
             weight, match = trust * settings.keyword_weight, keyword_score.get(row, 0.0) / top_keyword
         meaning = (dense_score.get(row, low) - low) / spread
         meaning += settings.window_weight * max(0.0, windows.get(row, low) - low) / spread
-        return (1 - weight) * meaning + weight * match
+        return meaning + weight / (1 - weight) * match
 
     scores = {row: fused(row) for row in dense_score.keys() | keyword_score.keys() | crossed_score.keys()}
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

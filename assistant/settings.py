@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(
         0.7,
         ge=0,
-        le=1,
+        lt=1,
         description="Largest weight of keyword scores in the fusion (the rest is dense), given to a query whose "
         "best keyword match holds its rare words; tuned on ARCD and XQuAD with benchmarks/retrieval.py --grid.",
     )
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     cross_lingual_keyword_weight: float = Field(
         0.5,
         ge=0,
-        le=1,
+        lt=1,
         description="Keyword weight for passages in another language than the question, matched against the "
         "question translated word by word (lexicon_dir); tuned on XQuAD English→Arabic.",
     )
@@ -149,8 +149,9 @@ class Settings(BaseSettings):
         0.05,
         ge=0,
         le=1,
-        description="Both thresholds are this much lower between an Arabic and an English text: "
-        "multilingual-e5 scores a faithful translation about 0.05 below a same-language paraphrase.",
+        description="Both thresholds are this much lower between an Arabic and an English text, and search "
+        "raises a passage in the other language by as much: multilingual-e5 scores a faithful translation "
+        "about 0.05 below a same-language paraphrase.",
     )
 
     @model_validator(mode="before")

@@ -69,10 +69,12 @@ def test_convex_fusion_of_normalised_scores_with_the_keyword_weight_the_query_ea
     # ar1 holds every word of the question: full trust, the whole keyword weight. Its dense score
     # is the best (1 after min-max), its window (none stored) counts its own score, BM25 is the best.
     weight = settings.keyword_weight
-    assert by_doc["ar1"].score == pytest.approx((1 - weight) * (1 + settings.window_weight) + weight, abs=1e-6)
+    assert by_doc["ar1"].score == pytest.approx((1 + settings.window_weight) + weight / (1 - weight), abs=1e-6)
     assert by_doc["en1"].keyword_rank is None  # no Arabic word matches an English passage
-    across = settings.cross_lingual_keyword_weight  # en1 is in another language: it earns the smaller weight
-    assert by_doc["en1"].score == pytest.approx((1 - across) * (1 + settings.window_weight) * 0.5 / 0.9, abs=1e-6)
+    # en1 is in another language: its similarity raised by the embedder's loss on a translation; no
+    # keyword match, and its meaning is not scaled down for the weight it would have had
+    lift = settings.cross_lingual_discount
+    assert by_doc["en1"].score == pytest.approx((1 + settings.window_weight) * (0.5 + lift) / 0.9, abs=1e-6)
     assert by_doc["ar2"].score == 0
 
 
@@ -99,10 +101,21 @@ def test_a_passage_in_another_language_takes_the_flat_cross_lingual_weight(setti
     ar_query = hybrid_search(snapshot, embedder, settings, "التحالف في Kuwait", k=3)
     en1 = next(h for h in ar_query if h.doc_id == "en1")
     assert en1.keyword_rank == 1
-    meaning = (1 + settings.window_weight) * 0.6
+    meaning = (1 + settings.window_weight) * (0.6 + settings.cross_lingual_discount)
     weight = settings.cross_lingual_keyword_weight  # however little of the question the match holds
-    assert en1.score == pytest.approx((1 - weight) * meaning + weight, abs=1e-6)
+    assert en1.score == pytest.approx(meaning + weight / (1 - weight), abs=1e-6)
     assert ar_query[0].doc_id == "ar1"
+
+
+def test_a_passage_in_the_other_language_is_not_crowded_out_by_near_misses_in_the_questions(settings):
+    # An English question; the Arabic passage ar1 answers it, the English en1 only shares its language.
+    # Cosine across languages runs lower by about the embedder's loss on a translation, which is added back.
+    embedder = ChosenVectors([0.62, 0.0, 0.64])
+    snapshot = build(embedder)
+    question = "which gathering discussed propaganda"
+    assert hybrid_search(snapshot, embedder, settings, question, k=1)[0].doc_id == "ar1"
+    unlifted = settings.model_copy(update={"cross_lingual_discount": 0.0})
+    assert hybrid_search(snapshot, embedder, unlifted, question, k=1)[0].doc_id == "en1"
 
 
 def test_the_window_stage_lifts_a_passage_whose_one_sentence_answers(settings):
