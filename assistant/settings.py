@@ -26,6 +26,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "embeddinggemma": {
         "embedder": "sentence-transformers",
         "embedder_model": str(TEST_MODELS_DIR / "embeddinggemma-300m"),
+        # e5-small's answer thresholds carried over by quantile (scripts/calibrate_profile.py)
+        "extractive_min_similarity": 0.401,
+        "citation_min_similarity": 0.585,
+        "cross_lingual_discount": 0.043,
     },
 }
 LlmKind = Literal["extractive", "openai", "llamacpp", "fake"]
