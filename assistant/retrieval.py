@@ -53,15 +53,14 @@ class Rankings:
 
     def keyword_ranks(self, snapshot: Snapshot) -> dict[int, int]:
         """Each row's rank in the keyword ranking that scored it: as written, or translated."""
-        same = {row: r for row, r in ranks(self.keyword).items() if in_language(snapshot, row, self.language)}
-        other = {row: r for row, r in ranks(self.crossed).items() if not in_language(snapshot, row, self.language)}
-        return same | other
+        same, other = keyword_by_language(snapshot, self.language, self.keyword, self.crossed)
+        as_written, translated = ranks(self.keyword), ranks(self.crossed)
+        return {row: as_written[row] for row, _ in same} | {row: translated[row] for row, _ in other}
 
     def keyword_alone(self, snapshot: Snapshot) -> list[tuple[int, float]]:
         """Keyword search as the fusion reads it: each passage scored by the search in its language,
         each search's scores scaled by its best, best first (what evaluation reports as keyword)."""
-        same = [(row, score) for row, score in self.keyword if in_language(snapshot, row, self.language)]
-        other = [(row, score) for row, score in self.crossed if not in_language(snapshot, row, self.language)]
+        same, other = keyword_by_language(snapshot, self.language, self.keyword, self.crossed)
         scaled = [(row, score / (hits[0][1] or 1.0)) for hits in (same, other) if hits for row, score in hits]
         return sorted(scaled, key=lambda item: (-item[1], item[0]))
 
@@ -69,6 +68,15 @@ class Rankings:
 def in_language(snapshot: Snapshot, row: int, language: str) -> bool:
     """Whether a row's passage is in the question's language (any, for a question in neither)."""
     return language not in OTHER_LANGUAGE or snapshot.chunks[row].language == language
+
+
+def keyword_by_language(
+    snapshot: Snapshot, language: str, keyword: list[tuple[int, float]], crossed: list[tuple[int, float]]
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """The keyword hits that count: passages in the question's language from the search as written,
+    the others from the translated search; each in its ranking's order."""
+    same = [(row, score) for row, score in keyword if in_language(snapshot, row, language)]
+    return same, [(row, score) for row, score in crossed if not in_language(snapshot, row, language)]
 
 
 def ranks(ranking: list[tuple[int, float]]) -> dict[int, int]:
@@ -140,14 +148,14 @@ def fuse(
     trust: float,
     windows: dict[int, float],
 ) -> list[tuple[int, float]]:
-    """Convex fusion of the normalised scores plus the window stage, best first; ties broken by row.
+    """The normalised scores fused (see the module's note) plus the window stage, best first; ties broken by row.
 
     A passage in the question's language takes its keyword score from `keyword`, one in the other
     language from `crossed`; each scaled by the best score among the passages it applies to. Its
     dense and window similarities are raised by `cross_lingual_discount`, what the embedder loses
     on a translation: without it a question's own-language passages crowd out the one that
     answers in the other (Arabic questions on XQuAD's English paragraphs among Arabic news:
-    R@5 0.37, with it 0.76).
+    R@5 0.54 without it, 0.80 with it).
     """
 
     def lifted(row: int, similarity: float) -> float:
@@ -155,8 +163,8 @@ def fuse(
 
     dense_score = {row: lifted(row, score) for row, score in dense}
     windows = {row: lifted(row, score) for row, score in windows.items()}
-    keyword_score = {row: score for row, score in keyword if in_language(snapshot, row, query_language)}
-    crossed_score = {row: score for row, score in crossed if not in_language(snapshot, row, query_language)}
+    same, other = keyword_by_language(snapshot, query_language, keyword, crossed)
+    keyword_score, crossed_score = dict(same), dict(other)
     low = min(dense_score.values(), default=0.0)
     spread = max(dense_score.values(), default=0.0) - low or 1.0  # one candidate: every score the same
     top_keyword = max(keyword_score.values(), default=1.0)
