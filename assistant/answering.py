@@ -143,7 +143,7 @@ class Answerer:
         never sees: the final Answer then says in their language that the documents do not answer.
         """
         words = phrases(self.settings.prompts_dir, language)
-        if hostile.judge(question).hostile:  # about the assistant, not the documents: no model sees it
+        if self._about_the_assistant(question):  # not asked of the documents: no model sees it
             yield self._declined(question, language, [], words["declined_instruction"])
             return
         if not hits:
@@ -276,6 +276,12 @@ class Answerer:
             chosen[windows[i].n].append((windows[i].start, windows[i].end))
             used += cost
         return [p.model_copy(update={"excerpt": sorted(chosen[p.n])}) for p in passages]
+
+    def _about_the_assistant(self, question: str) -> bool:
+        """`hostile.about_the_assistant`; the question's vector is the one retrieval embedded (cached)."""
+        classifier = hostile.classifier_for(self.embedder.model, reads="questions")
+        vector = self.embedder.embed_query(question) if classifier else None
+        return hostile.about_the_assistant(question, classifier, vector)
 
     def stored_windows(self, passages: list[Passage]) -> dict[int, np.ndarray]:
         """The window vectors the index holds for these passages, by passage number."""

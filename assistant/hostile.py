@@ -17,8 +17,10 @@ Rules miss what they were not written for ("whatever software condenses this col
 its user …"), so a second reader judges meaning: a logistic classifier over the vectors of a
 document's windows, which ingest embeds anyway (assistant.extractive.window_spans), fitted for
 one embedder by scripts/train_hostile_classifier.py. A block with a window it flags is withheld
-like one the rules flag. Where no classifier was fitted for the configured embedder, the rules
-stand alone.
+like one the rules flag. Questions are judged the same way: the rules, then a second classifier
+over the question's query vector (the one retrieval embeds), fitted by
+scripts/train_question_classifier.py. Where no classifier was fitted for the configured
+embedder, the rules stand alone.
 """
 
 import functools
@@ -329,19 +331,29 @@ class Classifier:
         return flags
 
 
-def classifier_path(embedder_model: str) -> Path:
-    """Where the classifier for a model's vectors lives, by the model's name (a local model is a directory)."""
-    return Path(__file__).parent / "data" / f"hostile_classifier.{Path(embedder_model).name}.npz"
+def classifier_path(embedder_model: str, reads: str = "windows") -> Path:
+    """Where the classifier of a model's window (or, reads="questions", query) vectors lives, by the
+    model's name (a local model is a directory)."""
+    kind = "hostile_classifier" if reads == "windows" else "hostile_question_classifier"
+    return Path(__file__).parent / "data" / f"{kind}.{Path(embedder_model).name}.npz"
 
 
 @functools.cache
-def classifier_for(embedder_model: str) -> Classifier | None:
+def classifier_for(embedder_model: str, reads: str = "windows") -> Classifier | None:
     """The classifier fitted for this embedder's vectors, or None: the rules alone judge."""
-    path = classifier_path(embedder_model)
+    path = classifier_path(embedder_model, reads)
     if not path.exists():
         return None
     with np.load(path) as fitted:
         return Classifier(fitted["weights"].astype(np.float32), float(fitted["bias"]), float(fitted["threshold"]))
+
+
+def about_the_assistant(question: str, classifier: Classifier | None, vector: np.ndarray | None) -> bool:
+    """Whether a question is addressed to the assistant itself (its prompt, its rules, a new role) rather
+    than asked of the documents: by the rules, or by the question classifier over its query vector."""
+    if judge(question).hostile:
+        return True
+    return classifier is not None and vector is not None and bool(classifier.flags(vector[None, :], [question])[0])
 
 
 def checked(document: SourceDocument, classified: Sequence[tuple[int, int]] = ()) -> SourceDocument:

