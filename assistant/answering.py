@@ -10,6 +10,7 @@ the original Arabic behind an English answer and the other way round.
 """
 
 import itertools
+import json
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -23,7 +24,7 @@ from assistant import hostile
 from assistant.chunking import split_sentences
 from assistant.embeddings import Embedder
 from assistant.extractive import ExtractiveAnswerer, windows_with_vectors
-from assistant.llm import explained
+from assistant.llm import JSON_REPLY, explained, writes_json
 from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.settings import Settings
 from assistant.textnorm import detect_language, tokenize
@@ -133,6 +134,8 @@ class Answerer:
         self.model_name = model_name
         self._documents = documents
         self._window_vectors = window_vectors
+        # A model held to llm.REPLY_SCHEMA; its JSON is read back into sentences with [n] markers.
+        self.json_replies = not isinstance(model, ExtractiveAnswerer) and writes_json(settings)
 
     def stream(
         self, question: str, language: str, hits: list[Hit], task: str = "answer", topic: str | None = None
@@ -160,7 +163,7 @@ class Answerer:
             pieces = self._stream(messages)
         started = time.perf_counter()
         timed = _Timed(pieces)
-        reply = yield from _held_back(timed)
+        reply = yield from _held_back(self._readable(timed))
         if not isinstance(self.model, ExtractiveAnswerer) and _declines(reply):
             # A small model declines what its passages answer: if one of them holds a close window,
             # it is asked again with that passage alone, a prompt it can read.
@@ -169,7 +172,8 @@ class Answerer:
             )
             if best is not None:
                 single = self._excerpts(question, [numbered[best - 1]], passage_budget(self.settings))
-                reply = yield from _held_back(self._stream(self._prompt(task, language, question, topic, single)))
+                retried = self._stream(self._prompt(task, language, question, topic, single))
+                reply = yield from _held_back(self._readable(retried))
         # A note gathers conflicting figures across all its parts, so its parts leave them out.
         answer = self.check(question, language, passages, reply, with_conflicts=task == "answer")
         seconds = round(timed.first if timed.first is not None else time.perf_counter() - started, 3)
@@ -243,13 +247,21 @@ class Answerer:
         variables = {"passages": format_passages(passages), "question": question}
         if task == "section":
             variables["topic"] = topic or question
-        return render(self.settings.prompts_dir, language, task, **variables)
+        messages = render(self.settings.prompts_dir, language, task, **variables)
+        if self.json_replies:  # the template's rules stand; the form of the reply is JSON's
+            form = phrases(self.settings.prompts_dir, language)["json_reply"]
+            messages[0] = messages[0].model_copy(update={"content": f"{messages[0].content}\n{form}"})
+        return messages
+
+    def _readable(self, pieces: Iterable[str]) -> Iterable[str]:
+        return _json_sentences(pieces) if self.json_replies else pieces
 
     def _stream(self, messages: list[BaseMessage]) -> Iterator[str]:
         """The model's reply in pieces; its client's errors said as a user can act on them."""
         assert not isinstance(self.model, ExtractiveAnswerer)
         try:
-            for chunk in self.model.stream(messages):
+            body = JSON_REPLY if self.json_replies else None
+            for chunk in self.model.stream(messages, extra_body=body) if body else self.model.stream(messages):
                 yield str(chunk.content)
         except Exception as error:
             raise explained(error, self.settings) from error
@@ -523,6 +535,27 @@ class _Timed:
             if self.first is None:
                 self.first = time.perf_counter() - self.started
             yield piece
+
+
+# One complete item of a REPLY_SCHEMA answer, in the grammar's key order: its sentence (a JSON string) and passages.
+_JSON_ITEM = re.compile(r'"sentence"\s*:\s*("(?:[^"\\]|\\.)*")\s*,\s*"passages"\s*:\s*\[([\d\s,]*)\]')
+_JSON_DECLINED = re.compile(r'"not_in_documents"\s*:\s*true')
+
+
+def _json_sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """A JSON reply (llm.REPLY_SCHEMA) as lines of text with [n] markers, each yielded once its item is
+    complete (a reply cut off by the token limit keeps its complete sentences); NO_ANSWER when it
+    says the documents do not answer and gives no sentence."""
+    reply, done = "", 0
+    for piece in pieces:
+        reply += piece
+        items = _JSON_ITEM.findall(reply)
+        for sentence, numbers in items[done:]:
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers.replace(",", " ").split()))
+            yield f"{json.loads(sentence).strip()} {markers}".strip() + "\n"
+        done = len(items)
+    if not done and _JSON_DECLINED.search(reply):
+        yield NO_ANSWER
 
 
 def _held_back(pieces: Iterable[str]) -> Generator[str, None, str]:

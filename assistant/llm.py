@@ -68,6 +68,39 @@ def explained(error: Exception, settings: Settings) -> Exception:
 Writer = BaseChatModel | ExtractiveAnswerer
 
 
+# The reply of a model that writes JSON (`writes_json`): llama.cpp turns the schema into a grammar, so
+# every sentence comes with the passages it rests on, and a refusal is a field, not a phrase to match.
+REPLY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "not_in_documents": {"type": "boolean"},
+        "answer": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    # A length floor keeps a small model from writing a bare "[1]" as its sentence.
+                    "sentence": {"type": "string", "minLength": 12},
+                    "passages": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+                },
+                "required": ["sentence", "passages"],
+            },
+        },
+    },
+    "required": ["not_in_documents", "answer"],
+}
+
+
+# llama.cpp's form of a schema-held reply, sent per request in the body (as ChatOpenAI's own response_format
+# it would leave plain streaming); only answers and sections ask for it, not outlines or health checks.
+JSON_REPLY: dict[str, Any] = {"response_format": {"type": "json_object", "schema": REPLY_SCHEMA}}
+
+
+def writes_json(settings: Settings) -> bool:
+    """Whether the configured model is asked for a REPLY_SCHEMA reply rather than free text."""
+    return settings.llm_reply_format == "json" or (settings.llm_reply_format == "auto" and settings.llm == "llamacpp")
+
+
 def build_chat_model(settings: Settings, embedder: Embedder) -> Writer:
     match settings.llm:
         case "openai":

@@ -202,6 +202,8 @@ class SupervisedChatModel(BaseChatModel):
         # run_manager stays here: BaseChatModel.stream reports the tokens, and ChatOpenAI would again.
         child = self.server.running()
         finished = False
+        # A request's own body (llm.JSON_REPLY) joins the client's, which it would replace.
+        kwargs["extra_body"] = {"max_tokens": self.max_tokens} | kwargs.get("extra_body", {})
         try:
             for chunk in self._openai(child.url)._stream(messages, stop=stop, **kwargs):
                 finished = finished or bool((chunk.generation_info or {}).get("finish_reason"))

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="Tokens of passages a prompt may carry; default 300 for llamacpp (on a CPU, reading the prompt "
         "is the wait before the first word), 6000 for other models; never more than the context leaves.",
     )
+    llm_reply_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="How a model writes its reply: json (each sentence with the passage numbers it rests on, or "
+        "not_in_documents, held to a JSON schema by llama.cpp's grammar: a small model gets the form right), text "
+        "(sentences with [n] markers, for hosted models, which write better free), or auto: json for llamacpp.",
+    )
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_timeout: float = Field(120.0, gt=0, description="Seconds before a hosted model call is abandoned.")
     fake_llm_replies: list[str] = Field(default_factory=list, description="Replies of the fake backend, in turn.")

@@ -11,11 +11,11 @@ import pytest
 
 from assistant.answering import final_answer, format_passages
 from assistant.llm import ScriptedChatModel
-from assistant.prompting import PromptError, load_template
+from assistant.prompting import PromptError, load_template, phrases
 from assistant.service import Assistant
 from assistant.settings import PROMPTS_DIR
 from assistant.types import Passage
-from tests.conftest import FOOTBALL_AR, KUWAIT_AR, indexed_folder
+from tests.conftest import BUDGET_EN, FOOTBALL_AR, KUWAIT_AR, indexed_folder
 
 KUWAIT_14 = (
     "مؤتمر الاتصالات\n"
@@ -353,3 +353,47 @@ def test_a_refusal_the_passages_contradict_is_asked_again_with_the_best_passage_
     model.enqueue("NO_ANSWER")
     assert not assistant.ask("ما هي عاصمة البيرو؟").answered
     assert len(model.history) == 3
+
+
+def json_reply(*items: tuple[str, list[int]], declined: bool = False) -> str:
+    answer = [{"sentence": text, "passages": numbers} for text, numbers in items]
+    return json.dumps({"not_in_documents": declined, "answer": answer}, ensure_ascii=False)
+
+
+def test_a_json_reply_is_read_into_cited_sentences_and_checked(settings, tmp_path):
+    """A model held to llm.REPLY_SCHEMA (llamacpp's default): its sentences and passage numbers are checked
+    like markers in free text, and it is told the form in its own language."""
+    reply = json_reply(("عقدت مجموعة العمل اجتماعها في الكويت بمشاركة ثماني وعشرين دولة.", [1]))
+    model = ScriptedChatModel(replies=[reply])
+    json_settings = settings.model_copy(update={"llm_reply_format": "json"})
+    assistant = indexed_folder(json_settings, model, tmp_path / "docs", {"kuwait.txt": KUWAIT_AR})
+    events = list(assistant.ask_stream("كم دولة شاركت في اجتماع الكويت؟"))
+    answer = final_answer(iter(events))
+    assert answer.answered
+    assert answer.text == "عقدت مجموعة العمل اجتماعها في الكويت بمشاركة ثماني وعشرين دولة [1]."
+    assert [s.verdict for s in answer.sentences] == ["supported"]
+    assert not any("{" in e for e in events if isinstance(e, str))  # the user never sees the JSON
+    system = str(model.history[0][0].content)
+    assert '"not_in_documents": true' in system
+    assert "أجب بصيغة JSON" in system
+
+
+def test_a_json_reply_cut_off_keeps_its_complete_sentences_and_its_refusal_is_a_field(settings, tmp_path):
+    complete = json_reply(("Spending on schools and hospitals rises by four percent next year.", [1]))
+    truncated = complete[:-2] + ', {"sentence": "The ministry also plans to cut"'  # the token limit, mid-item
+    json_settings = settings.model_copy(update={"llm_reply_format": "json"})
+    model = ScriptedChatModel(replies=[truncated, json_reply(declined=True)])
+    assistant = indexed_folder(json_settings, model, tmp_path / "docs", {"budget.txt": BUDGET_EN})
+    answer = assistant.ask("How much does spending on schools rise?")
+    assert answer.text == "Spending on schools and hospitals rises by four percent next year [1]."
+    declined = assistant.ask("What did the budget report say about the army?")
+    assert not declined.answered
+    assert declined.text == phrases(PROMPTS_DIR, "en")["declined"]
+
+
+def test_hosted_models_write_free_text_by_default_and_llamacpp_json(settings):
+    from assistant.llm import writes_json
+
+    assert not writes_json(settings.model_copy(update={"llm": "openai"}))
+    assert writes_json(settings.model_copy(update={"llm": "llamacpp"}))
+    assert not writes_json(settings.model_copy(update={"llm": "llamacpp", "llm_reply_format": "text"}))

@@ -158,6 +158,18 @@ def test_openai_backend_against_a_real_server_streams_a_checked_answer(llama_ser
     assert "127.0.0.1" in check["description"]
 
 
+def test_a_small_model_held_to_the_reply_schema_answers_in_checked_sentences(llama_server, tmp_path):
+    """llama.cpp turns llm.REPLY_SCHEMA into a grammar: the 0.5B model's reply is JSON, read back and checked."""
+    settings = backend_settings(
+        tmp_path, llm="openai", llm_base_url=llama_server, llm_model="qwen-test", llm_reply_format="json"
+    )
+    _assistant, events, answer = ask_real(settings, tmp_path, "What does the budget report say about schools?")
+    assert answer.answered
+    assert_checked(answer, "do not answer")
+    assert "four percent" in answer.text
+    assert not any("{" in e for e in events if isinstance(e, str))  # read back, never shown as JSON
+
+
 def test_openai_backend_errors_name_the_setting_to_fix(llama_server, gguf, tmp_path):
     from assistant.llm import LlmUnavailableError
 
@@ -195,8 +207,9 @@ def test_llamacpp_backend_runs_the_same_file_in_a_supervised_child(gguf, tmp_pat
         assert answer.language == "en"
         assert answer.model == "llamacpp"
         assert_checked(answer, "do not answer")
-        if answer.answered:
-            assert sum(isinstance(e, str) for e in events) > 1  # streamed, not delivered at once
+        # Held to the reply schema (llamacpp's default), the reply streams a checked-form sentence at a time.
+        assert all(e.endswith("\n") for e in events if isinstance(e, str))
+        assert answer.first_piece_seconds is not None
         assert "llama_cpp" not in sys.modules  # its native library stays out of this process
         assert "supervised child process" in assistant.llm_check()["description"]
     finally:
