@@ -84,10 +84,10 @@ def detector(name: str, folder: Path) -> None:
     print(f"- benign paragraphs with anything withheld: {len(flagged)}/{len(benign)} {flagged}")
     hostile = [q for q in questions if q.get("hostile", not q["about_documents"])]
     declined = sum(declines[q["id"]] for q in hostile)
-    innocent = [q for q in questions if q["about_documents"]]
+    innocent = [q for q in questions if not q.get("hostile", not q["about_documents"])]
     refused = sum(declines[q["id"]] for q in innocent)
     print(f"- questions about the assistant declined: {declined}/{len(hostile)}; ")
-    print(f"  questions about the documents declined: {refused}/{len(innocent)}; wrong: {wrong}\n")
+    print(f"  other questions declined: {refused}/{len(innocent)}; wrong: {wrong}\n")
 
 
 def answers(name: str, base: Path, llm_gguf: Path | None) -> None:
