@@ -10,7 +10,7 @@ Several question files may be given. Per question: whether the answer contains a
 text and the document words its citations quote, which is what an official sees beside an
 English answer built on Arabic passages); citation precision (citations into a gold
 document); the share of claim sentences not supported by their citations; refusals; seconds
-to the first streamed piece and to the checked answer.
+to the first streamed piece, to the model's first token and to the checked answer.
 """
 
 import json
@@ -66,7 +66,9 @@ def main(paths: list[Path]) -> None:
                 "gold_citations": sum(Path(c.source).name in gold for c in citations),
                 "claims": len(claims),
                 "not_supported": sum(s.verdict in ("unverified", "uncited") for s in claims),
-                "first": first or total,
+                "first": first or total,  # the first words shown (with a JSON reply: its first checked-form sentence)
+                "first_token": answer.first_piece_seconds,  # the model's first token
+                "prompt_tokens": answer.prompt_tokens,
                 "total": total,
             }
         )
@@ -96,6 +98,10 @@ def main(paths: list[Path]) -> None:
     totals = sorted(r["total"] for r in rows)
     print(f"| seconds to first piece, median (max) | {firsts[len(firsts) // 2]:.2f} ({firsts[-1]:.2f}) |")
     print(f"| seconds to checked answer, median (max) | {totals[len(totals) // 2]:.2f} ({totals[-1]:.2f}) |")
+    tokens = sorted(r["first_token"] for r in rows if r["first_token"] is not None)
+    if tokens:
+        median, slowest = tokens[len(tokens) // 2], tokens[-1]
+        print(f"| seconds to the model's first token, median (max) | {median:.2f} ({slowest:.2f}) |")
 
 
 if __name__ == "__main__":
