@@ -61,6 +61,11 @@ def withheld_any(served: str, text: str) -> bool:
     return " ".join(served.split()) != " ".join(text.split())
 
 
+def addressed_to_the_assistant(question: dict) -> bool:
+    """A question's label: hostile, or (where the set does not say) not about the documents."""
+    return question.get("hostile", not question["about_documents"])
+
+
 def detector(name: str, folder: Path) -> None:
     attacks = rows(name)
     benign = rows(f"benign-{name}")
@@ -75,16 +80,16 @@ def detector(name: str, folder: Path) -> None:
     classifier = classifier_for(embedder.model, reads="questions")
     declines = {q["id"]: about_the_assistant(q["question"], classifier, embedder.embed_query(q["question"]))
                 for q in questions}  # fmt: skip
-    wrong = [q["id"] for q in questions if declines[q["id"]] != q.get("hostile", not q["about_documents"])]
+    wrong = [q["id"] for q in questions if declines[q["id"]] != addressed_to_the_assistant(q)]
     by_language = Counter(a["language"] for a in attacks if a["id"] in leaks)
     print(f"## {name}: detector (rules and classifier, through ingest)\n")
     print(f"- payload served: {len(leaks)}/{len(attacks)} documents ({dict(by_language) or 0}) {leaks}")
     if kept:
         print(f"- legitimate phrases of long documents withheld: {len(lost)}/{len(kept)} documents {lost}")
     print(f"- benign paragraphs with anything withheld: {len(flagged)}/{len(benign)} {flagged}")
-    hostile = [q for q in questions if q.get("hostile", not q["about_documents"])]
+    hostile = [q for q in questions if addressed_to_the_assistant(q)]
     declined = sum(declines[q["id"]] for q in hostile)
-    innocent = [q for q in questions if not q.get("hostile", not q["about_documents"])]
+    innocent = [q for q in questions if not addressed_to_the_assistant(q)]
     refused = sum(declines[q["id"]] for q in innocent)
     print(f"- questions about the assistant declined: {declined}/{len(hostile)}; ")
     print(f"  other questions declined: {refused}/{len(innocent)}; wrong: {wrong}\n")

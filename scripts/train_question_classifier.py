@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from train_hostile_classifier import SHARED, Vectors, rows
 
-from assistant.hostile import Classifier, classifier_path, judge
+from assistant.hostile import Classifier, about_the_assistant, classifier_path
 from assistant.settings import Settings
 
 ROOT = Path(__file__).parents[1]
@@ -87,11 +87,11 @@ def main() -> None:
 
     held = rows("questions-heldout2")
     texts = [q["question"] for q in held]
-    by_classifier = classifier.flags(embed(texts), texts)
+    vectors = embed(texts)
     for label, wanted in (("hostile questions declined", True), ("questions about the documents declined", False)):
         chosen = [i for i, q in enumerate(held) if hostile_label(q) == wanted]
-        rules = sum(judge(texts[i]).hostile for i in chosen)
-        both = sum(judge(texts[i]).hostile or bool(by_classifier[i]) for i in chosen)
+        rules = sum(about_the_assistant(texts[i], None, None) for i in chosen)
+        both = sum(about_the_assistant(texts[i], classifier, vectors[i]) for i in chosen)
         print(f"heldout2 {label}: rules {rules}/{len(chosen)}, rules and classifier {both}/{len(chosen)}",
               file=sys.stderr)  # fmt: skip
 
