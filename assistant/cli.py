@@ -18,7 +18,7 @@ from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 from assistant.settings import load_settings
-from assistant.types import Answer, page_span
+from assistant.types import Answer, GateResult, SearchFilter, page_span
 from assistant.users import ROLES, UserStore
 
 
@@ -85,20 +85,20 @@ def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: boo
     for warning in report.warnings:
         click.echo(f"  ! {warning}")
     if report.gate:
-        _echo_gate(report.gate.model_dump())
+        _echo_gate(report.gate)
         if not report.gate.passed:
             click.echo("The new index was NOT switched in; the live index is unchanged.", err=True)
             sys.exit(2)
 
 
-def _echo_gate(gate: dict[str, Any]) -> None:
-    before = "none" if gate["recall_at_5_before"] is None else f"{gate['recall_at_5_before']:.3f}"
-    verdict = "passed" if gate["passed"] else "REFUSED"
+def _echo_gate(gate: GateResult) -> None:
+    before = "none" if gate.recall_at_5_before is None else f"{gate.recall_at_5_before:.3f}"
+    verdict = "passed" if gate.passed else "REFUSED"
     click.echo(
-        f"  golden questions: {verdict} ({gate['questions']} questions, recall@5 {before} -> "
-        f"{gate['recall_at_5_after']:.3f}, margin {gate['margin']}, {gate['evaluated_at']})"
+        f"  golden questions: {verdict} ({gate.questions} questions, recall@5 {before} -> "
+        f"{gate.recall_at_5_after:.3f}, margin {gate.margin}, {gate.evaluated_at})"
     )
-    for question in gate["worse"]:
+    for question in gate.worse:
         click.echo(f"    worse: {question}")
 
 
@@ -140,32 +140,32 @@ def index_info(ctx: click.Context, as_json: bool) -> None:
     """Documents, chunks, manifest and the failures of the last update."""
     info = _assistant(ctx).info()
     if as_json:
-        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        click.echo(info.model_dump_json(indent=2))
         return
-    manifest = info["manifest"]
-    click.echo(f"Index {info['index_dir']} (generation {info['generation']})")
-    click.echo(f"  {manifest['documents']} documents, {manifest['chunks']} chunks, built {manifest['built_at']}")
+    manifest = info.manifest
+    click.echo(f"Index {info.index_dir} (generation {info.generation})")
+    click.echo(f"  {manifest.documents} documents, {manifest.chunks} chunks, built {manifest.built_at}")
     click.echo(
-        f"  embedder {manifest['embedder']} ({manifest['embedder_model']}, {manifest['dimension']} dims), "
-        f"normalisation {manifest['normalization_version']}, "
-        f"chunks {manifest['chunk_size']}/{manifest['chunk_overlap']} chars"
+        f"  embedder {manifest.embedder} ({manifest.embedder_model}, {manifest.dimension} dims), "
+        f"normalisation {manifest.normalization_version}, "
+        f"chunks {manifest.chunk_size}/{manifest.chunk_overlap} chars"
     )
-    for doc in info["documents"]:
+    for doc in info.documents:
         click.echo(
-            f"  {doc['doc_id']}  {doc['format']:4} {doc['language']:5} p{doc['pages']:<3} "
-            f"c{doc['chunks']:<4} q{doc['quality']:.2f}{' ocr' + str(doc['ocr_pages']) if doc['ocr_pages'] else ''}  "
-            f"{doc['source']}  «{doc['title'][:60]}»"
+            f"  {doc.doc_id}  {doc.format:4} {doc.language:5} p{doc.pages:<3} "
+            f"c{doc.chunks:<4} q{doc.quality:.2f}{' ocr' + str(doc.ocr_pages) if doc.ocr_pages else ''}  "
+            f"{doc.source}  «{doc.title[:60]}»"
         )
-        for note in [*doc["withheld_reasons"], *doc["page_notes"]]:
+        for note in [*doc.withheld_reasons, *doc.page_notes]:
             click.echo(f"      {note}")
-    if info["last_evaluation"]:
-        _echo_gate(info["last_evaluation"])
-    elif info["golden_questions"]:
+    if info.last_evaluation:
+        _echo_gate(info.last_evaluation)
+    elif info.golden_questions:
         click.echo("  golden questions stored; not evaluated yet (index add --gate)")
-    if manifest["last_failures"]:
+    if manifest.last_failures:
         click.echo("  failures of the last update:")
-        for failure in manifest["last_failures"]:
-            click.echo(f"    - {failure['source']}: {failure['reason']}")
+        for failure in manifest.last_failures:
+            click.echo(f"    - {failure.source}: {failure.reason}")
 
 
 @index.command("remove")
@@ -178,14 +178,57 @@ def index_remove(ctx: click.Context, doc_id_or_path: str) -> None:
     click.echo(f"removed: {source}")
 
 
+def scope_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that narrow a search to some documents, collections, languages or dates."""
+    iso_date = click.DateTime(formats=["%Y-%m-%d"])
+    for option in reversed(
+        [
+            click.option("--document", "documents", multiple=True, help="Only this document (id or path); repeatable."),
+            click.option("--collection", "collections", multiple=True, help="Only this collection; repeatable."),
+            click.option(
+                "--passage-language",
+                "languages",
+                multiple=True,
+                type=click.Choice(["ar", "en", "other"]),
+                help="Only passages in this language; repeatable.",
+            ),
+            click.option("--since", type=iso_date, help="Only documents dated on or after (YYYY-MM-DD)."),
+            click.option("--until", type=iso_date, help="Only documents dated on or before (YYYY-MM-DD)."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _scope(assistant: Assistant, options: dict[str, Any]) -> SearchFilter | None:
+    """The scope the options give, or None for the whole index; documents named by path become ids."""
+    documents = None
+    if options["documents"]:
+        found = {key: assistant.snapshot().find_document(key) for key in options["documents"]}
+        unknown = [key for key, document in found.items() if document is None]
+        if unknown:
+            raise click.UsageError(f"no indexed document is {', '.join(unknown)} (see `index info`)")
+        documents = [document.doc_id for document in found.values() if document]
+    scope = SearchFilter(
+        documents=documents,
+        collections=list(options["collections"]) or None,
+        languages=list(options["languages"]) or None,
+        date_from=options["since"].date().isoformat() if options["since"] else None,
+        date_to=options["until"].date().isoformat() if options["until"] else None,
+    )
+    return None if scope == SearchFilter() else scope
+
+
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="How many passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
+@scope_options
 @click.pass_context
-def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
+def search(ctx: click.Context, question: str, k: int, as_json: bool, **scope: Any) -> None:
     """Find the passages that best match QUESTION (Arabic or English)."""
-    hits = _assistant(ctx).search(question, k=k)
+    assistant = _assistant(ctx)
+    hits = assistant.search(question, k=k, scope=_scope(assistant, scope))
     if as_json:
         click.echo(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False, indent=2))
         return
@@ -205,15 +248,17 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
 @click.argument("question")
 @click.option("--lang", type=click.Choice(["ar", "en"]), help="Answer language (default: the question's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the checked answer as JSON.")
+@scope_options
 @click.pass_context
-def ask(ctx: click.Context, question: str, lang: str | None, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, lang: str | None, as_json: bool, **scope: Any) -> None:
     """Answer QUESTION from the documents, every claim cited and checked."""
     assistant = _assistant(ctx)
+    within = _scope(assistant, scope)
     if as_json:
-        answer = assistant.ask(question, lang)
+        answer = assistant.ask(question, lang, within)
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
         return
-    for event in assistant.ask_stream(question, lang):
+    for event in assistant.ask_stream(question, lang, within):
         if isinstance(event, str):
             click.echo(event, nl=False)
             continue
@@ -263,8 +308,11 @@ def _echo_checked(answer: Answer) -> None:
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the note to a .docx or .md file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the note as JSON.")
+@scope_options
 @click.pass_context
-def brief(ctx: click.Context, topic: str, lang: str | None, points: int, out: Path | None, as_json: bool) -> None:
+def brief(
+    ctx: click.Context, topic: str, lang: str | None, points: int, out: Path | None, as_json: bool, **scope: Any
+) -> None:
     """Draft a briefing note on TOPIC: outline first, then each part from its own passages."""
     from assistant.briefing import markdown_to_docx, to_markdown
 
@@ -272,7 +320,7 @@ def brief(ctx: click.Context, topic: str, lang: str | None, points: int, out: Pa
         raise click.UsageError("--out must end in .docx or .md")
     assistant = _assistant(ctx)
     with _progress_bar("Writing", "part") as progress:
-        note = assistant.brief(topic, lang, points=points, progress=progress)
+        note = assistant.brief(topic, lang, points=points, progress=progress, scope=_scope(assistant, scope))
     markdown = to_markdown(note, ctx.obj.prompts_dir)
     if out:
         if out.suffix.lower() == ".docx":

@@ -139,7 +139,7 @@ def evaluate(
 
     per_method: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
     by_pair: dict[str, dict[str, list[dict[str, float]]]] = {}
-    language_of = {document_key(snapshot, doc_id): d.language for doc_id, d in snapshot.documents.items()}
+    language_of = {document_key(snapshot, d.doc_id): d.language for d in snapshot.documents()}
     unscored: list[str] = []
     unanswerable: list[dict[str, Any]] = []
     answerable_tops: list[float] = []
@@ -197,9 +197,9 @@ def evaluate(
             "answerable": len(per_method["hybrid"]),
             "unscored": len(unscored),
             "unanswerable": len(unanswerable),
-            "documents": len(snapshot.documents),
+            "documents": snapshot.manifest.documents,
             "distractors": setup.distractors,
-            "chunks": len(snapshot.chunks),
+            "chunks": snapshot.manifest.chunks,
         },
         "unscored": unscored,
         "methods": {method: mean(scores) for method, scores in per_method.items()},
@@ -229,7 +229,7 @@ def _summary(values: list[float]) -> dict[str, float] | None:
 
 def _documents_of(assistant: Assistant) -> list[tuple[str, str, str]]:
     """The live index's documents as pool entries keyed by file name."""
-    return [(Path(d.source).name, d.title, d.text) for d in assistant.snapshot().documents.values()]
+    return [(Path(d.source).name, d.title, d.text) for d in assistant.snapshot().documents()]
 
 
 def _evaluation_index(

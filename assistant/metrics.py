@@ -175,7 +175,9 @@ def load_jsonl(path: Path) -> QuestionSet:
 
 def document_key(snapshot: Snapshot, doc_id: str) -> str:
     """How question sets name a document: the passage key, else the file name."""
-    source = snapshot.documents[doc_id].source
+    document = snapshot.document(doc_id)
+    assert document is not None, doc_id  # named by a ranking of this snapshot
+    source = document.source
     return source.split(":", 1)[1] if source.startswith("passage:") else Path(source).name
 
 
@@ -190,9 +192,9 @@ class Ranked:
     top_fused_score: float
 
 
-def top_documents(snapshot: Snapshot, rows: list[tuple[int, float]]) -> list[str]:
+def top_documents(snapshot: Snapshot, ranking: list[tuple[str, float]]) -> list[str]:
     """A chunk ranking as the first DEPTH documents in order of first appearance."""
-    keys = dict.fromkeys(document_key(snapshot, snapshot.chunks[row].doc_id) for row, _ in rows)
+    keys = dict.fromkeys(document_key(snapshot, snapshot.chunk(chunk_id).doc_id) for chunk_id, _ in ranking)
     return list(keys)[:DEPTH]
 
 

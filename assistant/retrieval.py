@@ -33,66 +33,75 @@ from langchain_core.retrievers import BaseRetriever
 
 from assistant.embeddings import Embedder
 from assistant.index import Snapshot
+from assistant.index.base import Ranking
 from assistant.lexicon import translate_query
 from assistant.settings import Settings
-from assistant.textnorm import detect_language, tokenize
-from assistant.types import Hit
+from assistant.textnorm import detect_language
+from assistant.types import Hit, SearchFilter
 
 OTHER_LANGUAGE = {"en": "ar", "ar": "en"}
 
 
 @dataclass(frozen=True)
 class Rankings:
-    """Chunk rows ranked by each method, best first, with each method's own scores."""
+    """Chunk ids ranked by each method, best first, with each method's own scores."""
 
-    dense: list[tuple[int, float]]
-    keyword: list[tuple[int, float]]
-    crossed: list[tuple[int, float]]  # keyword search with the question translated (`crossed_keyword`)
-    fused: list[tuple[int, float]]
+    dense: Ranking
+    keyword: Ranking
+    crossed: Ranking  # keyword search with the question translated (`crossed_keyword`)
+    fused: Ranking
     language: str = "other"  # the question's
 
-    def keyword_ranks(self, snapshot: Snapshot) -> dict[int, int]:
-        """Each row's rank in the keyword ranking that scored it: as written, or translated."""
+    def keyword_ranks(self, snapshot: Snapshot) -> dict[str, int]:
+        """Each chunk's rank in the keyword ranking that scored it: as written, or translated."""
         same, other = keyword_by_language(snapshot, self.language, self.keyword, self.crossed)
         as_written, translated = ranks(self.keyword), ranks(self.crossed)
-        return {row: as_written[row] for row, _ in same} | {row: translated[row] for row, _ in other}
+        return {chunk: as_written[chunk] for chunk, _ in same} | {chunk: translated[chunk] for chunk, _ in other}
 
-    def keyword_alone(self, snapshot: Snapshot) -> list[tuple[int, float]]:
+    def keyword_alone(self, snapshot: Snapshot) -> Ranking:
         """Keyword search as the fusion reads it: each passage scored by the search in its language,
         each search's scores scaled by its best, best first (what evaluation reports as keyword)."""
         same, other = keyword_by_language(snapshot, self.language, self.keyword, self.crossed)
-        scaled = [(row, score / (hits[0][1] or 1.0)) for hits in (same, other) if hits for row, score in hits]
+        scaled = [(chunk, score / (hits[0][1] or 1.0)) for hits in (same, other) if hits for chunk, score in hits]
         return sorted(scaled, key=lambda item: (-item[1], item[0]))
 
 
-def in_language(snapshot: Snapshot, row: int, language: str) -> bool:
-    """Whether a row's passage is in the question's language (any, for a question in neither)."""
-    return language not in OTHER_LANGUAGE or snapshot.chunks[row].language == language
+def in_language(snapshot: Snapshot, chunk_id: str, language: str) -> bool:
+    """Whether a chunk's passage is in the question's language (any, for a question in neither)."""
+    return language not in OTHER_LANGUAGE or snapshot.chunk(chunk_id).language == language
 
 
 def keyword_by_language(
-    snapshot: Snapshot, language: str, keyword: list[tuple[int, float]], crossed: list[tuple[int, float]]
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    snapshot: Snapshot, language: str, keyword: Ranking, crossed: Ranking
+) -> tuple[Ranking, Ranking]:
     """The keyword hits that count: passages in the question's language from the search as written,
     the others from the translated search; each in its ranking's order."""
-    same = [(row, score) for row, score in keyword if in_language(snapshot, row, language)]
-    return same, [(row, score) for row, score in crossed if not in_language(snapshot, row, language)]
+    same = [(chunk, score) for chunk, score in keyword if in_language(snapshot, chunk, language)]
+    return same, [(chunk, score) for chunk, score in crossed if not in_language(snapshot, chunk, language)]
 
 
-def ranks(ranking: list[tuple[int, float]]) -> dict[int, int]:
-    """1-based rank of each row in a ranking."""
-    return {row: position for position, (row, _) in enumerate(ranking, 1)}
+def ranks(ranking: Ranking) -> dict[str, int]:
+    """1-based rank of each chunk in a ranking."""
+    return {chunk: position for position, (chunk, _) in enumerate(ranking, 1)}
 
 
-def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, candidates: int) -> Rankings:
-    """Dense, keyword and fused rankings of the chunks for query."""
-    if not query.strip() or not snapshot.chunks:
+def rank(
+    snapshot: Snapshot,
+    embedder: Embedder,
+    settings: Settings,
+    query: str,
+    candidates: int,
+    scope: SearchFilter | None = None,
+) -> Rankings:
+    """Dense, keyword and fused rankings for query of the chunks within scope (every chunk by default)."""
+    among = snapshot.admitted(scope)
+    if not query.strip() or not snapshot.manifest.chunks or (among is not None and not len(among)):
         return Rankings([], [], [], [])
     query_vector = embedder.embed_query(query)
     language = detect_language(query)
-    dense = snapshot.dense_search(query_vector, candidates)
-    keyword = snapshot.keyword.search(query, candidates)
-    crossed = crossed_keyword(snapshot, settings, query, language, keyword, candidates)
+    dense = snapshot.dense_search(query_vector, candidates, among)
+    keyword = snapshot.keyword_search(query, candidates, among)
+    crossed = crossed_keyword(snapshot, settings, query, language, keyword, candidates, among)
     trust = keyword_trust(keyword_share(snapshot, query, keyword), settings)
     windows = best_windows(snapshot, query_vector, dense, keyword + crossed) if settings.window_weight else {}
     fused = fuse(snapshot, settings, language, dense, keyword, crossed, trust, windows)
@@ -100,17 +109,23 @@ def rank(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str,
 
 
 def crossed_keyword(
-    snapshot: Snapshot, settings: Settings, query: str, language: str, keyword: list[tuple[int, float]], candidates: int
-) -> list[tuple[int, float]]:
+    snapshot: Snapshot,
+    settings: Settings,
+    query: str,
+    language: str,
+    keyword: Ranking,
+    candidates: int,
+    among: np.ndarray | None = None,
+) -> Ranking:
     """Keyword ranking for passages in the other language: the question translated word by word."""
     other = OTHER_LANGUAGE.get(language)
     translated = translate_query(settings.lexicon_dir, query, language, other) if other else query
-    return keyword if translated == query else snapshot.keyword.search(translated, candidates)
+    return keyword if translated == query else snapshot.keyword_search(translated, candidates, among)
 
 
-def keyword_share(snapshot: Snapshot, query: str, keyword: list[tuple[int, float]]) -> float:
+def keyword_share(snapshot: Snapshot, query: str, keyword: Ranking) -> float:
     """The share of the query's IDF mass that its best keyword match contains; 0 with no match."""
-    return snapshot.keyword.matched_share(tokenize(query), keyword[0][0]) if keyword else 0.0
+    return snapshot.matched_share(query, keyword[0][0]) if keyword else 0.0
 
 
 def keyword_trust(share: float, settings: Settings) -> float:
@@ -123,18 +138,16 @@ def keyword_trust(share: float, settings: Settings) -> float:
     return min(1.0, max(0.0, (share - low) / (high - low)))
 
 
-def best_windows(
-    snapshot: Snapshot, query_vector: np.ndarray, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
-) -> dict[int, float]:
-    """Each candidate row's best window similarity; a chunk stored without windows keeps its own."""
+def best_windows(snapshot: Snapshot, query_vector: np.ndarray, dense: Ranking, keyword: Ranking) -> dict[str, float]:
+    """Each candidate chunk's best window similarity; a chunk stored without windows keeps its own."""
     chunk_score = dict(dense)
     best = {}
-    for row in dict.fromkeys(r for r, _ in dense + keyword):
-        windows = snapshot.window_vectors(snapshot.chunks[row].chunk_id)
+    for chunk in dict.fromkeys(c for c, _ in dense + keyword):
+        windows = snapshot.window_vectors(chunk)
         if windows is not None and len(windows):
-            best[row] = float((windows @ query_vector).max())
-        elif row in chunk_score:
-            best[row] = chunk_score[row]
+            best[chunk] = float((windows @ query_vector).max())
+        elif chunk in chunk_score:
+            best[chunk] = chunk_score[chunk]
     return best
 
 
@@ -142,13 +155,13 @@ def fuse(
     snapshot: Snapshot,
     settings: Settings,
     query_language: str,
-    dense: list[tuple[int, float]],
-    keyword: list[tuple[int, float]],
-    crossed: list[tuple[int, float]],
+    dense: Ranking,
+    keyword: Ranking,
+    crossed: Ranking,
     trust: float,
-    windows: dict[int, float],
-) -> list[tuple[int, float]]:
-    """The normalised scores fused (see the module's note) plus the window stage, best first; ties broken by row.
+    windows: dict[str, float],
+) -> Ranking:
+    """The normalised scores fused (see the module's note) plus the window stage, best first; ties broken by chunk id.
 
     A passage in the question's language takes its keyword score from `keyword`, one in the other
     language from `crossed`; each scaled by the best score among the passages it applies to. Its
@@ -158,11 +171,11 @@ def fuse(
     R@5 0.54 without it, 0.80 with it).
     """
 
-    def lifted(row: int, similarity: float) -> float:
-        return similarity + (0.0 if in_language(snapshot, row, query_language) else settings.cross_lingual_discount)
+    def lifted(chunk: str, similarity: float) -> float:
+        return similarity + (0.0 if in_language(snapshot, chunk, query_language) else settings.cross_lingual_discount)
 
-    dense_score = {row: lifted(row, score) for row, score in dense}
-    windows = {row: lifted(row, score) for row, score in windows.items()}
+    dense_score = {chunk: lifted(chunk, score) for chunk, score in dense}
+    windows = {chunk: lifted(chunk, score) for chunk, score in windows.items()}
     same, other = keyword_by_language(snapshot, query_language, keyword, crossed)
     keyword_score, crossed_score = dict(same), dict(other)
     low = min(dense_score.values(), default=0.0)
@@ -170,27 +183,30 @@ def fuse(
     top_keyword = max(keyword_score.values(), default=1.0)
     top_crossed = max(crossed_score.values(), default=1.0)
 
-    def fused(row: int) -> float:
-        if not in_language(snapshot, row, query_language):
-            weight, match = settings.cross_lingual_keyword_weight, crossed_score.get(row, 0.0) / top_crossed
+    def fused(chunk: str) -> float:
+        if not in_language(snapshot, chunk, query_language):
+            weight, match = settings.cross_lingual_keyword_weight, crossed_score.get(chunk, 0.0) / top_crossed
         else:
-            weight, match = trust * settings.keyword_weight, keyword_score.get(row, 0.0) / top_keyword
-        meaning = (dense_score.get(row, low) - low) / spread
-        meaning += settings.window_weight * max(0.0, windows.get(row, low) - low) / spread
+            weight, match = trust * settings.keyword_weight, keyword_score.get(chunk, 0.0) / top_keyword
+        meaning = (dense_score.get(chunk, low) - low) / spread
+        meaning += settings.window_weight * max(0.0, windows.get(chunk, low) - low) / spread
         return meaning + weight / (1 - weight) * match
 
-    scores = {row: fused(row) for row in dense_score.keys() | keyword_score.keys() | crossed_score.keys()}
+    scores = {chunk: fused(chunk) for chunk in dense_score.keys() | keyword_score.keys() | crossed_score.keys()}
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int) -> list[Hit]:
-    """The k best chunks for query, each with its fused score and per-method ranks."""
-    rankings = rank(snapshot, embedder, settings, query, max(k, settings.search_candidates))
+def hybrid_search(
+    snapshot: Snapshot, embedder: Embedder, settings: Settings, query: str, k: int, scope: SearchFilter | None = None
+) -> list[Hit]:
+    """The k best chunks for query within scope, each with its fused score and per-method ranks."""
+    rankings = rank(snapshot, embedder, settings, query, max(k, settings.search_candidates), scope)
     dense_rank, keyword_rank = ranks(rankings.dense), rankings.keyword_ranks(snapshot)
     hits = []
-    for row, score in rankings.fused[:k]:
-        chunk = snapshot.chunks[row]
-        document = snapshot.documents[chunk.doc_id]
+    for chunk_id, score in rankings.fused[:k]:
+        chunk = snapshot.chunk(chunk_id)
+        document = snapshot.document(chunk.doc_id)
+        assert document is not None, chunk.doc_id
         hits.append(
             Hit(
                 doc_id=chunk.doc_id,
@@ -203,8 +219,8 @@ def hybrid_search(snapshot: Snapshot, embedder: Embedder, settings: Settings, qu
                 end=chunk.end,
                 text=snapshot.chunk_text(chunk),
                 score=round(score, 6),
-                dense_rank=dense_rank.get(row),
-                keyword_rank=keyword_rank.get(row),
+                dense_rank=dense_rank.get(chunk_id),
+                keyword_rank=keyword_rank.get(chunk_id),
                 language=chunk.language,
                 ocr_confidence=document.ocr_confidence(chunk.page_start, chunk.page_end),
             )

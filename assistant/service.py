@@ -33,10 +33,13 @@ from assistant.types import (
     Answer,
     BriefingNote,
     Chunk,
+    DocumentInfo,
     FileFailure,
     GateResult,
     Hit,
+    IndexInfo,
     IngestReport,
+    SearchFilter,
     SourceDocument,
 )
 
@@ -61,33 +64,38 @@ class Assistant:
 
     def _answerer(self, snapshot: Snapshot | None) -> Answerer:
         """The chat model with the citation checks, quoting documents from the same snapshot."""
-        documents = snapshot.documents if snapshot else {}
+        documents = {d.doc_id: d for d in snapshot.documents()} if snapshot else {}
         windows = snapshot.window_vectors if snapshot else lambda chunk_id: None
         return Answerer(self.settings, self.embedder, self.chat_model, self.settings.llm, lambda: documents, windows)
 
     # -- answering ------------------------------------------------------------------------
 
-    def ask_stream(self, question: str, language: str | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text as the model writes it, then the checked Answer.
+    def ask_stream(
+        self, question: str, language: str | None = None, scope: SearchFilter | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text as the model writes it, then the checked Answer; passages come
+        from within scope only (a scope that admits nothing gives a declined answer).
 
         One generation of the index serves the whole answer, even if a writer switches meanwhile.
         """
         language = answer_language(question, language)
         snapshot = self._live_snapshot()
-        hits = self._passages(snapshot, question, self.settings.answer_passages)
+        hits = self._passages(snapshot, question, self.settings.answer_passages, scope)
         for event in self._answerer(snapshot).stream(question, language, hits):
             if isinstance(event, Answer):
                 event = event.model_copy(update={"generation": snapshot.generation if snapshot else None})
             yield event
 
-    def ask(self, question: str, language: str | None = None) -> Answer:
-        return final_answer(self.ask_stream(question, language))
+    def ask(self, question: str, language: str | None = None, scope: SearchFilter | None = None) -> Answer:
+        return final_answer(self.ask_stream(question, language, scope))
 
-    def outline(self, topic: str, language: str | None = None, points: int = 5) -> list[str]:
+    def outline(
+        self, topic: str, language: str | None = None, points: int = 5, scope: SearchFilter | None = None
+    ) -> list[str]:
         snapshot = self._live_snapshot()
         return briefing.outline(
             self._answerer(snapshot),
-            lambda query, k: self._passages(snapshot, query, k),
+            lambda query, k: self._passages(snapshot, query, k, scope),
             topic,
             answer_language(topic, language),
             points,
@@ -100,15 +108,17 @@ class Assistant:
         headings: list[str] | None = None,
         points: int = 5,
         progress: Progress | None = None,
+        scope: SearchFilter | None = None,
     ) -> BriefingNote:
-        """A briefing note on topic; the outline is proposed by the model unless headings are given."""
+        """A briefing note on topic from the passages within scope; the outline is proposed by the
+        model unless headings are given."""
         language = answer_language(topic, language)
         if headings is None:
-            headings = self.outline(topic, language, points)
+            headings = self.outline(topic, language, points, scope)
         snapshot = self._live_snapshot()
         return briefing.write_note(
             self._answerer(snapshot),
-            lambda query, k: self._passages(snapshot, query, k),
+            lambda query, k: self._passages(snapshot, query, k, scope),
             topic,
             language,
             headings,
@@ -133,11 +143,11 @@ class Assistant:
             "seconds": round(time.perf_counter() - started, 2),
         }
 
-    def _passages(self, snapshot: Snapshot | None, query: str, k: int) -> list[Hit]:
-        """Passages for the model: k of them, from as many documents as the settings ask."""
+    def _passages(self, snapshot: Snapshot | None, query: str, k: int, scope: SearchFilter | None) -> list[Hit]:
+        """Passages for the model: k of them within scope, from as many documents as the settings ask."""
         if snapshot is None:
             return []
-        hits = hybrid_search(snapshot, self.embedder, self.settings, query, 3 * k)
+        hits = hybrid_search(snapshot, self.embedder, self.settings, query, 3 * k, scope)
         return diversify(hits, k, self.settings.passages_per_document)
 
     # -- reading ------------------------------------------------------------------------
@@ -155,42 +165,43 @@ class Assistant:
         """The live index, or None when there is none yet."""
         return self.snapshot() if self.store.exists() else None
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k)
+    def search(self, query: str, k: int = 5, scope: SearchFilter | None = None) -> list[Hit]:
+        """The k best passages for query within scope (the whole index by default)."""
+        return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k, scope)
 
     def retriever(self, k: int = 5) -> AssistantRetriever:
         return AssistantRetriever(assistant=self, k=k)
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> IndexInfo:
         snapshot = self.snapshot()
-        chunk_counts = Counter(c.doc_id for c in snapshot.chunks)
+        chunk_counts = Counter(c.doc_id for c in snapshot.chunks())
         documents = [
-            {
-                "doc_id": d.doc_id,
-                "source": d.source,
-                "title": d.title,
-                "date": d.date,
-                "format": d.format,
-                "language": d.language,
-                "pages": len(d.pages),
-                "chunks": chunk_counts[d.doc_id],
-                "quality": round(min((p.quality for p in d.pages), default=1.0), 3),
-                "ocr_pages": sum(p.extractor == OCR_ENGINE for p in d.pages),
-                "withheld": len(hostile.withheld_in(d)),
-                "withheld_reasons": [hostile.describe(w, d) for w in hostile.withheld_in(d)],
-                "page_notes": [f"p{p.number}: {p.note}" for p in d.pages if p.note],
-            }
-            for d in sorted(snapshot.documents.values(), key=lambda d: d.source)
+            DocumentInfo(
+                doc_id=d.doc_id,
+                source=d.source,
+                title=d.title,
+                date=d.date,
+                collections=d.collections,
+                format=d.format,
+                language=d.language,
+                pages=len(d.pages),
+                chunks=chunk_counts[d.doc_id],
+                quality=round(min((p.quality for p in d.pages), default=1.0), 3),
+                ocr_pages=sum(p.extractor == OCR_ENGINE for p in d.pages),
+                withheld=len(hostile.withheld_in(d)),
+                withheld_reasons=[hostile.describe(w, d) for w in hostile.withheld_in(d)],
+                page_notes=[f"p{p.number}: {p.note}" for p in d.pages if p.note],
+            )
+            for d in sorted(snapshot.documents(), key=lambda d: d.source)
         ]
-        evaluation = self.last_evaluation()
-        return {
-            "index_dir": str(self.store.directory),
-            "generation": snapshot.generation,
-            "manifest": snapshot.manifest.model_dump(),
-            "documents": documents,
-            "golden_questions": self.store.golden_path.exists(),
-            "last_evaluation": evaluation.model_dump() if evaluation else None,
-        }
+        return IndexInfo(
+            index_dir=str(self.store.directory),
+            generation=snapshot.generation,
+            manifest=snapshot.manifest,
+            documents=documents,
+            golden_questions=self.store.golden_path.exists(),
+            last_evaluation=self.last_evaluation(),
+        )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -313,7 +324,7 @@ class Assistant:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
             return
         doc_id = content_hash[:16]
-        if batch.snapshot.documents.get(doc_id) is None:
+        if batch.snapshot.document(doc_id) is None:
             try:
                 extracted = loader.load(path, ocr_progress)
             except UnreadableFileError as error:
@@ -336,7 +347,7 @@ class Assistant:
             snapshot = self._writable_snapshot()
             for done, (source, title, text) in enumerate(items, 1):
                 content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                if content_hash[:16] in snapshot.documents:
+                if snapshot.document(content_hash[:16]) is not None:
                     report.unchanged.append(source)
                 else:
                     extracted = Extracted(format="txt", pages=[ExtractedPage(1, text)], title=title)
@@ -445,8 +456,8 @@ class _Batch:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self.known = set(snapshot.documents)
-        self.before = {_stored(p): d.doc_id for d in snapshot.documents.values() for p in d.locations}
+        self.known = {d.doc_id for d in snapshot.documents()}
+        self.before = {_stored(p): d.doc_id for d in snapshot.documents() for p in d.locations}
         self.seen: dict[str, str] = {}  # path -> id of the content found there, in batch order
 
     def found(self, path: str, doc_id: str) -> None:
@@ -458,7 +469,7 @@ class _Batch:
         for path, doc_id in self.seen.items():
             found_at.setdefault(doc_id, []).append(path)
         dropped: dict[str, list[str]] = {}
-        for document in list(self.snapshot.documents.values()):
+        for document in self.snapshot.documents():
             before = [_stored(p) for p in document.locations]
             here = found_at.get(document.doc_id, [])
             kept = [p for p in before if self._still_there(p, document.doc_id, prune or bool(here), report)]
@@ -486,7 +497,8 @@ class _Batch:
                 report.warnings.append(f"{path}: moved from {', '.join(dropped.pop(doc_id))}")
             else:
                 report.unchanged.append(path)
-                copy_of = first_path.get(doc_id) or self.snapshot.documents[doc_id].source
+                stored = self.snapshot.document(doc_id)
+                copy_of = first_path.get(doc_id) or (stored.source if stored else path)
                 report.warnings.append(f"{path}: same content as {copy_of}; not indexed twice")
             first_path.setdefault(doc_id, path)
 

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The extractor name of pages read by OCR; their quality is the engine's mean word confidence.
 OCR_ENGINE = "tesseract"
+# The collection of a document added without one, and of every document indexed before collections.
+DEFAULT_COLLECTION = "default"
 
 
 def page_span(first: int, last: int, dash: str = "-") -> str:
@@ -45,6 +47,7 @@ class SourceDocument(_Model):
     also_at: list[str] = Field(default_factory=list, description="Other paths that hold the same content.")
     title: str
     date: str | None = Field(None, description="ISO date the document states, if any.")
+    collections: list[str] = Field(default_factory=lambda: [DEFAULT_COLLECTION])
     format: str = Field(description="pdf, docx, html, md or txt.")
     language: str = Field(description="Dominant language: ar, en or other.")
     text: str = Field(description="The text as indexed; chunk offsets point into it.")
@@ -88,6 +91,33 @@ class Chunk(_Model):
     page_start: int
     page_end: int
     language: str
+
+
+class SearchFilter(_Model):
+    """Which chunks a search may return. A field left None admits every value; a list admits only
+    its values, so an empty list admits nothing."""
+
+    documents: list[str] | None = Field(None, description="Document ids.")
+    collections: list[str] | None = None
+    languages: list[str] | None = Field(None, description="The passage's own language: ar, en or other.")
+    date_from: str | None = Field(
+        None, description="ISO date, inclusive, on the date the document states; undated documents are left out."
+    )
+    date_to: str | None = Field(None, description="ISO date, inclusive.")
+
+    def admits_document(self, document: "SourceDocument") -> bool:
+        if self.documents is not None and document.doc_id not in self.documents:
+            return False
+        if self.collections is not None and not set(document.collections) & set(self.collections):
+            return False
+        if self.date_from is None and self.date_to is None:
+            return True
+        if document.date is None:
+            return False
+        return (self.date_from or "") <= document.date <= (self.date_to or "9999")
+
+    def admits(self, document: "SourceDocument", chunk: "Chunk") -> bool:
+        return self.admits_document(document) and (self.languages is None or chunk.language in self.languages)
 
 
 class Hit(_Model):
@@ -146,6 +176,36 @@ class GateResult(_Model):
     margin: float
     worse: list[str] = Field(description="Questions whose relevant documents fell out of the top 5.")
     evaluated_at: str
+
+
+class DocumentInfo(_Model):
+    """One indexed document as the documents table and `index info` show it."""
+
+    doc_id: str
+    source: str
+    title: str
+    date: str | None
+    collections: list[str]
+    format: str
+    language: str
+    pages: int
+    chunks: int
+    quality: float = Field(description="The lowest page's extraction quality, 0..1.")
+    ocr_pages: int
+    withheld: int = Field(description="Passages withheld as addressed to an AI.")
+    withheld_reasons: list[str]
+    page_notes: list[str]
+
+
+class IndexInfo(_Model):
+    """What `index info` reports: the live generation, its manifest, its documents."""
+
+    index_dir: str
+    generation: str | None
+    manifest: IndexManifest
+    documents: list[DocumentInfo]
+    golden_questions: bool = Field(description="Whether golden questions gate each reindex.")
+    last_evaluation: GateResult | None
 
 
 class IngestReport(BaseModel):

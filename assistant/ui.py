@@ -331,29 +331,29 @@ class Handlers:
         info = self.assistant.info()
         rows = [
             [
-                d["doc_id"],
-                d["title"],
-                Path(d["source"]).name,
-                d["date"] or "",
-                d["format"],
-                d["language"],
-                d["pages"],
-                d["chunks"],
-                d["quality"],
-                d["ocr_pages"],
-                d["withheld"],
-                "; ".join([*d["withheld_reasons"], *d["page_notes"]]),
+                d.doc_id,
+                d.title,
+                Path(d.source).name,
+                d.date or "",
+                d.format,
+                d.language,
+                d.pages,
+                d.chunks,
+                d.quality,
+                d.ocr_pages,
+                d.withheld,
+                "; ".join([*d.withheld_reasons, *d.page_notes]),
             ]
-            for d in info["documents"]
+            for d in info.documents
         ]
-        manifest = info["manifest"]
+        manifest = info.manifest
         statistics = {
-            "documents": manifest["documents"],
-            "chunks": manifest["chunks"],
-            "built_at": manifest["built_at"],
-            "generation": info["generation"],
-            "last_failures": manifest["last_failures"],
-            "last_golden_check": info["last_evaluation"],
+            "documents": manifest.documents,
+            "chunks": manifest.chunks,
+            "built_at": manifest.built_at,
+            "generation": info.generation,
+            "last_failures": [failure.model_dump() for failure in manifest.last_failures],
+            "last_golden_check": info.last_evaluation.model_dump() if info.last_evaluation else None,
         }
         return rows, statistics
 
@@ -363,7 +363,7 @@ class Handlers:
     def status(self, request: gr.Request) -> str:
         self.require(request, "ask")
         settings = self.assistant.settings
-        manifest = self.assistant.info()["manifest"] if self.assistant.store.exists() else None
+        manifest = self.assistant.info().manifest.model_dump() if self.assistant.store.exists() else None
         lines = [
             f"**Version** {__version__}",
             f"**LLM** {describe(settings)}",

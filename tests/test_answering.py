@@ -14,7 +14,7 @@ from assistant.llm import ScriptedChatModel
 from assistant.prompting import PromptError, load_template, phrases
 from assistant.service import Assistant
 from assistant.settings import PROMPTS_DIR
-from assistant.types import Passage
+from assistant.types import Passage, SearchFilter
 from tests.conftest import BUDGET_EN, FOOTBALL_AR, KUWAIT_AR, indexed_folder
 
 KUWAIT_14 = (
@@ -93,7 +93,7 @@ def test_arabic_answer_is_cited_checked_and_quotes_the_document(indexed, model):
     (sentence,) = answer.sentences
     assert sentence.verdict == "supported"
     (citation,) = sentence.citations
-    document = indexed.snapshot().documents[citation.doc_id]
+    document = indexed.snapshot().document(citation.doc_id)
     assert document.text[citation.start : citation.end] == citation.quote
     assert "ثماني وعشرين دولة" in citation.quote
     assert citation.source.endswith("kuwait.txt")
@@ -397,3 +397,19 @@ def test_hosted_models_write_free_text_by_default_and_llamacpp_json(settings):
     assert not writes_json(settings.model_copy(update={"llm": "openai"}))
     assert writes_json(settings.model_copy(update={"llm": "llamacpp"}))
     assert not writes_json(settings.model_copy(update={"llm": "llamacpp", "llm_reply_format": "text"}))
+
+
+def test_an_answer_reads_only_the_passages_within_its_scope(settings, tmp_path):
+    later = "اجتماع الكويت الثاني\nعقد في 10 مارس 2024 اجتماع ثانٍ في الكويت بمشاركة ثلاثين دولة."
+    model = ScriptedChatModel(replies=["شاركت ثلاثون دولة في الاجتماع الثاني [1]."])
+    files = {"kuwait.txt": KUWAIT_AR, "kuwait-2024.txt": later, "budget.txt": BUDGET_EN}
+    assistant = indexed_folder(settings, model, tmp_path / "docs", files)
+    question = "كم دولة شاركت في اجتماع الكويت؟"
+    answer = assistant.ask(question, scope=SearchFilter(date_from="2024-01-01"))
+    assert {p.hit.source.rsplit("/", 1)[-1] for p in answer.passages} == {"kuwait-2024.txt"}
+    assert "ثماني وعشرين" not in str(model.history[-1])  # the undated report never reached the model
+    asked = len(model.history)
+    outside = assistant.ask(question, scope=SearchFilter(collections=["negotiation"]))
+    assert not outside.answered
+    assert outside.passages == []
+    assert len(model.history) == asked  # nothing to read: the model is not asked

@@ -106,3 +106,30 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(corpus, monke
     assert line.startswith("Error: unexpected RuntimeError: something inside broke (a bug; the details are in ")
     log = line.rsplit(" ", 1)[-1].rstrip(")")
     assert "Traceback" in Path(log).read_text(encoding="utf-8")
+
+
+def test_search_and_ask_within_a_scope(corpus):
+    (corpus / "kuwait-2024.txt").write_text(
+        "اجتماع الكويت الثاني\nعقد في 10 مارس 2024 اجتماع ثانٍ في الكويت بمشاركة ثلاثين دولة.", encoding="utf-8"
+    )
+    assert run("index", "add", str(corpus)).exit_code == 0
+    question = "اجتماع الكويت"
+
+    def sources(*scope):
+        result = run("search", question, "-k", "5", "--json", *scope)
+        assert result.exit_code == 0, result.output
+        return [Path(hit["source"]).name for hit in json.loads(result.output)]
+
+    assert set(sources()) >= {"kuwait.txt", "kuwait-2024.txt"}
+    assert sources("--document", str(corpus / "football.md")) == ["football.md"]  # however poor a match
+    assert sources("--since", "2024-01-01", "--until", "2024-12-31") == ["kuwait-2024.txt"]  # the others are undated
+    assert sources("--passage-language", "en") == ["budget.txt"]
+    assert sources("--collection", "default", "--passage-language", "ar", "--until", "2023-12-31") == []
+    assert "No passages found." in run("search", question, "--collection", "negotiation").output
+    declined = json.loads(run("ask", question, "--json", "--collection", "negotiation").output)
+    assert declined["answered"] is False
+    assert declined["citations"] == []
+    unknown = run("search", question, "--document", "no-such-file.txt")
+    assert unknown.exit_code == 2
+    assert "no indexed document is no-such-file.txt" in unknown.output
+    assert run("search", question, "--since", "10/03/2024").exit_code == 2  # not an ISO date

@@ -147,7 +147,7 @@ def test_gate_refuses_a_worse_index_and_keeps_the_old_one_serving(settings, corp
     assert any(q.startswith("g1:") for q in report.gate.worse)
     assert assistant.store.live_generation() == before  # not switched
     assert Assistant(settings).search("نهائي كأس تونس", k=1)[0].source.endswith("football.md")
-    assert Assistant(settings).info()["last_evaluation"]["passed"] is False
+    assert Assistant(settings).info().last_evaluation.passed is False
 
 
 def test_gate_passes_a_harmless_change(settings, corpus, golden):

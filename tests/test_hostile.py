@@ -84,9 +84,9 @@ def test_a_planted_note_is_withheld_whole_and_reported_at_ingest(settings, tmp_p
     assistant = indexed_folder(settings, model, tmp_path / "docs", files)
     report = Assistant(settings).ingest([tmp_path / "docs"])  # unchanged files: the first report is below
     assert not report.warnings
-    documents = {d["source"].rsplit("/", 1)[-1]: d for d in assistant.info()["documents"]}
-    assert documents["note.txt"]["withheld"] == 1
-    assert documents["kuwait.txt"]["withheld"] == 0
+    documents = {d.source.rsplit("/", 1)[-1]: d for d in assistant.info().documents}
+    assert documents["note.txt"].withheld == 1
+    assert documents["kuwait.txt"].withheld == 0
     assert not assistant.search("99 دولة عدد الدول المشاركة", k=5) or all(
         not hit.source.endswith("note.txt") for hit in assistant.search("99 دولة عدد الدول المشاركة", k=5)
     )
@@ -129,7 +129,7 @@ def test_documents_indexed_before_the_rules_are_checked_when_read(settings, tmp_
         before_the_rules.setattr(hostile, "checked", lambda document: document)
         model = ScriptedChatModel(replies=[])
         assistant = indexed_folder(settings, model, tmp_path / "docs", {"report.txt": REPORT_AR})
-    assert assistant.info()["documents"][0]["withheld"] == 1
+    assert assistant.info().documents[0].withheld == 1
     answer = assistant.ask("كم عدد الدول المشاركة في مؤتمر الاتصالات في الكويت؟")
     prompt = str(model.history[-1][1].content)
     assert "99" not in prompt
@@ -224,7 +224,7 @@ def test_the_classifier_withholds_at_ingest_what_the_rules_miss(tmp_path, text, 
     report = Assistant(settings).ingest([tmp_path / "column.txt", tmp_path / "kuwait.txt"])
     (warning,) = report.warnings
     assert "column.txt: withheld text addressed to an AI (reads as addressed to an AI)" in warning
-    (document,) = [d for d in Assistant(settings).store.load().documents.values() if d.source.endswith("column.txt")]
+    (document,) = [d for d in Assistant(settings).store.load().documents() if d.source.endswith("column.txt")]
     served = document.served(0, len(document.text))
     assert payload not in served
     assert kept in served

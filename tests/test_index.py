@@ -36,11 +36,11 @@ def test_add_then_search_in_arabic_and_english(assistant, corpus):
 def test_hit_text_is_the_indexed_text_at_its_offsets(assistant, corpus):
     assistant.ingest([corpus])
     snapshot = assistant.snapshot()
-    football = next(d for d in snapshot.documents.values() if d.source.endswith("football.md"))
+    football = next(d for d in snapshot.documents() if d.source.endswith("football.md"))
     assert football.content_hash == hashlib.sha256((corpus / "football.md").read_bytes()).hexdigest()
     assert football.doc_id == football.content_hash[:16]
     for hit in assistant.search("كأس تونس", k=3):
-        assert snapshot.documents[hit.doc_id].text[hit.start : hit.end] == hit.text
+        assert snapshot.document(hit.doc_id).text[hit.start : hit.end] == hit.text
 
 
 def test_second_add_is_incremental(assistant, corpus):
@@ -59,8 +59,8 @@ def test_changed_file_replaces_its_chunks(assistant, corpus):
     report = assistant.ingest([corpus])
     assert sources(report.updated) == ["football.md"]
     snapshot = assistant.snapshot()
-    assert old_id not in snapshot.documents
-    assert all(c.doc_id != old_id for c in snapshot.chunks)
+    assert snapshot.document(old_id) is None
+    assert all(c.doc_id != old_id for c in snapshot.chunks())
     assert assistant.search("الملاكمة في القاهرة", k=1)[0].source.endswith("football.md")
     assert snapshot.manifest.documents == 3
 
@@ -71,7 +71,7 @@ def test_prune_removes_documents_whose_files_are_gone(assistant, corpus):
     assert assistant.ingest([corpus]).removed == []  # without --prune nothing is removed
     report = assistant.ingest([corpus], prune=True)
     assert sources(report.removed) == ["budget.txt"]
-    assert {d.source.rsplit("/", 1)[-1] for d in assistant.snapshot().documents.values()} == {
+    assert {d.source.rsplit("/", 1)[-1] for d in assistant.snapshot().documents()} == {
         "kuwait.txt",
         "football.md",
     }
@@ -80,12 +80,12 @@ def test_prune_removes_documents_whose_files_are_gone(assistant, corpus):
 def test_remove_by_id_and_by_path(assistant, corpus):
     assistant.ingest([corpus])
     snapshot = assistant.snapshot()
-    kuwait = next(d for d in snapshot.documents.values() if d.source.endswith("kuwait.txt"))
+    kuwait = next(d for d in snapshot.documents() if d.source.endswith("kuwait.txt"))
     assistant.remove(kuwait.doc_id)
     assistant.remove(str(corpus / "budget.txt"))
     remaining = assistant.snapshot()
-    assert [d.source.rsplit("/", 1)[-1] for d in remaining.documents.values()] == ["football.md"]
-    assert remaining.vectors.ntotal == len(remaining.chunks)
+    assert [d.source.rsplit("/", 1)[-1] for d in remaining.documents()] == ["football.md"]
+    assert remaining.manifest.chunks == len(remaining.chunks())  # the vectors counted
     assert all(hit.source.endswith("football.md") for hit in assistant.search("اجتماع الكويت", k=5))
     with pytest.raises(NotFoundError):
         assistant.remove("no-such-document")
@@ -102,7 +102,7 @@ def test_same_content_under_two_names_is_indexed_once_and_found_at_both(assistan
     (corpus / "kuwait.txt").unlink()  # the copy keeps the document through a prune
     report = assistant.ingest([corpus], prune=True)
     assert report.removed == []
-    assert assistant.snapshot().documents[kuwait.doc_id].locations == [str(corpus / "copy.txt")]
+    assert assistant.snapshot().document(kuwait.doc_id).locations == [str(corpus / "copy.txt")]
 
 
 def test_a_renamed_file_is_moved_not_lost_even_with_prune(assistant, corpus):
@@ -114,7 +114,7 @@ def test_a_renamed_file_is_moved_not_lost_even_with_prune(assistant, corpus):
     assert report.removed == []
     assert report.added == []
     assert any("moved from" in w and "kuwait.txt" in w for w in report.warnings)
-    document = assistant.snapshot().documents[kuwait.doc_id]  # same document, same chunks
+    document = assistant.snapshot().document(kuwait.doc_id)  # same document, same chunks
     assert document.locations == [str(corpus / "الكويت-2015.txt")]
     assert assistant.search("اجتماع الكويت والاتصالات", k=1)[0].source.endswith("الكويت-2015.txt")
 
@@ -154,7 +154,7 @@ def test_two_files_that_swap_contents_are_both_kept(assistant, corpus):
 def test_prune_gives_the_same_result_from_any_working_directory(assistant, corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(corpus.parent)
     assistant.ingest(["docs"])  # a relative path, as typed
-    assert all(os.path.isabs(d.source) for d in assistant.snapshot().documents.values())
+    assert all(os.path.isabs(d.source) for d in assistant.snapshot().documents())
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -192,7 +192,7 @@ def test_an_answer_is_read_from_one_generation_while_a_writer_switches(settings,
     assert answer.generation == first
     assert answer.answered
     assert "ثماني وعشرين" in answer.citations[0].quote
-    texts = {d.doc_id: d.text for d in IndexStore(assistant.settings.index_dir).load().documents.values()}
+    texts = {d.doc_id: d.text for d in IndexStore(assistant.settings.index_dir).load().documents()}
     assert any(p.hit.doc_id not in texts for p in answer.passages)  # the old Kuwait text, no longer live
 
 
@@ -229,7 +229,7 @@ def test_a_file_that_turns_corrupt_keeps_its_indexed_version(assistant, corpus):
 
 def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monkeypatch):
     assistant.ingest([corpus])
-    before = {d.doc_id for d in assistant.snapshot().documents.values()}
+    before = {d.doc_id for d in assistant.snapshot().documents()}
     (corpus / "new.txt").write_text("وثيقة جديدة عن مؤتمر بغداد", encoding="utf-8")
 
     import assistant.index.store as store_module
@@ -246,7 +246,7 @@ def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monke
             assistant.ingest([corpus])
         monkeypatch.setattr(owner, name, original)
         fresh = Assistant(assistant.settings)
-        assert {d.doc_id for d in fresh.snapshot().documents.values()} == before, target
+        assert {d.doc_id for d in fresh.snapshot().documents()} == before, target
         assert fresh.search("كأس تونس", k=1)
 
     report = assistant.ingest([corpus])  # the next writer cleans up and succeeds

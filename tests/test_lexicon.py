@@ -98,7 +98,7 @@ def test_the_translated_question_lifts_the_arabic_passage_it_matches(settings, d
     assert hits["ar1"].score == pytest.approx(meaning + weight / (1 - weight))
     # Keyword search alone, as evaluation reports it: each passage by the search in its language.
     alone = rank(snapshot, embedder, with_lexicon, question, 3).keyword_alone(snapshot)
-    assert {snapshot.chunks[row].doc_id: score for row, score in alone} == {"ar1": 1.0, "en1": 1.0}
+    assert {snapshot.chunk(chunk_id).doc_id: score for chunk_id, score in alone} == {"ar1": 1.0, "en1": 1.0}
 
 
 @pytest.mark.skipif(not (DEBIAN_DICTIONARIES / "freedict-eng-ara.index").is_file(), reason="dict-freedict-eng-ara")

@@ -27,7 +27,7 @@ def test_an_arabic_scan_is_indexed_found_and_marked_as_ocr(settings, tmp_path):
     assert "الضرائب" in hit.text
     assert hit.ocr_confidence is not None
     assert hit.ocr_confidence > 0.5
-    assert assistant.info()["documents"][0]["ocr_pages"] == 1
+    assert assistant.info().documents[0].ocr_pages == 1
     assert list((settings.data_dir / "ocr-cache").rglob("*.json"))  # read once, kept for the next time
 
 
@@ -70,9 +70,9 @@ def test_a_scanned_pdf_and_a_scan_with_only_a_footer_text_layer_are_read_by_ocr(
         (1, 2, "scan.pdf: OCR, page 2 of 2"),
         (2, 2, str(folder / "scan.pdf")),
     ]
-    documents = {d["source"].rsplit("/", 1)[-1]: d for d in assistant.info()["documents"]}
-    assert documents["scan.pdf"]["ocr_pages"] == 2
-    assert documents["circular.pdf"]["ocr_pages"] == 1
+    documents = {d.source.rsplit("/", 1)[-1]: d for d in assistant.info().documents}
+    assert documents["scan.pdf"].ocr_pages == 2
+    assert documents["circular.pdf"].ocr_pages == 1
     hits = assistant.search("تلغى الإعفاءات من الضرائب والرسوم", k=3)
     assert {hit.source.rsplit("/", 1)[-1] for hit in hits[:2]} == {"scan.pdf", "circular.pdf"}
     assert all(hit.ocr_confidence for hit in hits[:2])
@@ -105,8 +105,8 @@ def test_without_tesseract_a_scanned_page_is_reported_with_the_install_command(s
 def test_the_dev_laws_that_need_ocr_are_indexed_from_it_and_found(shared, settings, name, ocr_pages, phrase):
     assistant = Assistant(settings)
     assert assistant.ingest([shared / "data/pdf/arabic-egypt-laws-dev" / name]).added
-    (document,) = assistant.info()["documents"]
-    assert document["ocr_pages"] == ocr_pages
+    (document,) = assistant.info().documents
+    assert document.ocr_pages == ocr_pages
     hits = assistant.search(phrase, k=3)  # a page that repeats the phrase's words may rank another chunk first
     hit = next(hit for hit in hits if normalize(phrase) in normalize(hit.text))
     assert hit.ocr_confidence is not None

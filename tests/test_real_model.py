@@ -68,7 +68,7 @@ def test_questions_find_their_seed_document_in_the_top_three(seeds_assistant):
 
 @pytest.mark.shared
 def test_seed_boilerplate_is_gone_and_metadata_kept(seeds_assistant):
-    documents = {d.source.rsplit("/", 1)[-1]: d for d in seeds_assistant.snapshot().documents.values()}
+    documents = {d.source.rsplit("/", 1)[-1]: d for d in seeds_assistant.snapshot().documents()}
     kuwait = documents["002_773f1c704580d9f6.txt"]
     assert "تصغير" not in kuwait.text
     assert "u0627" not in kuwait.text

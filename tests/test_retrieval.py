@@ -5,8 +5,7 @@ import pytest
 
 from assistant.index import Snapshot
 from assistant.retrieval import hybrid_search, keyword_share, keyword_trust
-from assistant.textnorm import tokenize
-from assistant.types import Chunk, PageInfo, SourceDocument
+from assistant.types import Chunk, PageInfo, SearchFilter, SourceDocument
 
 TEXTS = {
     "ar1": "اجتماع التحالف الدولي في الكويت لمواجهة الدعاية",
@@ -83,8 +82,8 @@ def test_the_keyword_weight_follows_how_much_of_the_question_its_best_match_hold
     embedder = ChosenVectors([0.7, 0.6, 0.0])
     snapshot = build(embedder)
     question = "التحالف مباراة ملعب رادس"
-    assert snapshot.keyword.matched_share(tokenize(question), 1) == pytest.approx(0.75)
-    trust = keyword_trust(keyword_share(snapshot, question, snapshot.keyword.search(question, 3)), settings)
+    assert snapshot.matched_share(question, "ar2") == pytest.approx(0.75)
+    trust = keyword_trust(keyword_share(snapshot, question, snapshot.keyword_search(question, 3)), settings)
     assert trust == pytest.approx((0.75 - settings.keyword_trust_from) / (settings.keyword_trust_full - 0.2))
     assert hybrid_search(snapshot, embedder, settings, question, k=1)[0].doc_id == "ar2"
     doubting = settings.model_copy(update={"keyword_trust_from": 0.8, "keyword_trust_full": 0.9})
@@ -124,7 +123,7 @@ def test_the_window_stage_lifts_a_passage_whose_one_sentence_answers(settings):
     before = [h.doc_id for h in hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)]
     assert before == ["ar1", "ar2"]
     # ar2's stored windows: one sentence of it points almost straight at the question.
-    snapshot.windows[snapshot.chunks[1].vector_id] = np.array([[0.0, 0.1, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)
+    snapshot.windows[snapshot.chunks()[1].vector_id] = np.array([[0.0, 0.1, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)
     after = hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)
     assert [h.doc_id for h in after] == ["ar2", "ar1"]
     no_windows = settings.model_copy(update={"window_weight": 0.0})
@@ -152,4 +151,22 @@ def test_passages_read_by_ocr_are_marked_with_the_engines_confidence(assistant):
     hits = assistant.search("الجريدة الرسمية", k=10)
     assert {hit.ocr_confidence for hit in hits if hit.page_start == hit.page_end == 2} == {0.81}
     assert {hit.ocr_confidence for hit in hits if hit.page_end == 1} == {None}
-    assert assistant.info()["documents"][0]["ocr_pages"] == 1
+    assert assistant.info().documents[0].ocr_pages == 1
+
+
+def test_a_scope_is_searched_inside_not_cut_from_a_top_k(settings):
+    embedder = ChosenVectors([0.9, 0.0, 0.5])  # ar2 is last by meaning and shares no word with the question
+    snapshot = build(embedder)
+    question = "اجتماع الكويت"
+
+    def within(**scope):
+        return [
+            h.doc_id for h in hybrid_search(snapshot, embedder, settings, question, k=1, scope=SearchFilter(**scope))
+        ]
+
+    assert within(documents=["ar2"]) == ["ar2"]
+    assert within(languages=["en"]) == ["en1"]
+    assert within(collections=["default"]) == ["ar1"]
+    assert within(collections=["negotiation"]) == []
+    assert within(documents=[]) == []
+    assert within(date_from="2020-01-01") == []  # none of them states a date

@@ -303,9 +303,9 @@ def test_the_sample_collection_is_indexed_once_on_first_start(settings, tmp_path
     assert report is not None
     assert len(report.added) == 4
     assert not report.failed
-    formats = {d.format for d in assistant.snapshot().documents.values()}
+    formats = {d.format for d in assistant.snapshot().documents()}
     assert formats == {"txt", "md", "html", "pdf"}
-    pdf = next(d for d in assistant.snapshot().documents.values() if d.format == "pdf")
+    pdf = next(d for d in assistant.snapshot().documents() if d.format == "pdf")
     assert len(pdf.pages) == 2
     assert "وعاد نحو ثلاثين ألف طفل إلى المدارس في شرق الموصل." in pdf.text
     assert "25 percent" in pdf.text

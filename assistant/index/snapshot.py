@@ -14,40 +14,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from assistant import __version__
 from assistant.extractive import WINDOWS_VERSION
-from assistant.index.keyword import KeywordIndex
+from assistant.index.base import Ranking
+from assistant.index.keyword import Bm25Index
+from assistant.index.memory import MemoryDocumentStore
+from assistant.index.vectors import FaissVectorIndex
 from assistant.textnorm import NORMALIZATION_VERSION, tokenize
-from assistant.types import Chunk, FileFailure, IndexManifest, SourceDocument
+from assistant.types import Chunk, FileFailure, IndexManifest, SearchFilter, SourceDocument
 
 FORMAT_VERSION = 1
 
 
 class Snapshot:
+    """One generation: a document store, a vector index and a keyword index kept in step.
+
+    Searches and rankings are keyed by chunk id; the backends underneath by vector id.
+    """
+
     def __init__(
         self,
         manifest: IndexManifest,
-        documents: dict[str, SourceDocument],
-        chunks: list[Chunk],
-        vectors: faiss.Index,
-        keyword: KeywordIndex,
+        store: MemoryDocumentStore,
+        vectors: FaissVectorIndex,
+        keyword: Bm25Index,
         generation: str | None = None,
     ) -> None:
         self.manifest = manifest
         # The name of the generation this was read from; None for one not yet committed.
         self.generation = generation
         self.modified = False  # whether it differs from that generation
-        self.documents = documents
-        self.chunks = chunks
-        self.vectors = vectors
-        self.keyword = keyword
+        self._store = store
+        self._vectors = vectors
+        self._keyword = keyword
         # The vectors of each chunk's windows (assistant.extractive.window_spans), by vector id.
         self.windows: dict[int, np.ndarray] = {}
-        self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(chunks)}
-        self._vector_of_chunk = {chunk.chunk_id: chunk.vector_id for chunk in chunks}
 
     @classmethod
     def empty(cls, embedder: str, model: str, dimension: int, chunk_size: int, chunk_overlap: int) -> "Snapshot":
@@ -65,34 +68,64 @@ class Snapshot:
             next_vector_id=0,
             built_at=_now(),
         )
-        return cls(manifest, {}, [], faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), KeywordIndex([]))
+        return cls(manifest, MemoryDocumentStore(), FaissVectorIndex.empty(dimension), Bm25Index())
 
     # -- reading ------------------------------------------------------------------------
 
+    def documents(self) -> list[SourceDocument]:
+        return self._store.documents()
+
+    def document(self, doc_id: str) -> SourceDocument | None:
+        return self._store.document(doc_id)
+
+    def chunks(self) -> list[Chunk]:
+        return self._store.chunks()
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """An indexed chunk (one a search of this snapshot returned)."""
+        chunk = self._store.chunk(chunk_id)
+        if chunk is None:
+            raise KeyError(chunk_id)
+        return chunk
+
     def chunk_text(self, chunk: Chunk) -> str:
-        return self.documents[chunk.doc_id].served(chunk.start, chunk.end)
+        document = self._store.document(chunk.doc_id)
+        assert document is not None, chunk.doc_id  # a chunk is stored with its document
+        return document.served(chunk.start, chunk.end)
 
     def window_vectors(self, chunk_id: str) -> np.ndarray | None:
         """The vectors of a chunk's windows, in window order; None if they were not stored."""
-        vector_id = self._vector_of_chunk.get(chunk_id)
-        return None if vector_id is None else self.windows.get(vector_id)
+        chunk = self._store.chunk(chunk_id)
+        return None if chunk is None else self.windows.get(chunk.vector_id)
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Chunk rows and cosine scores of the nearest vectors."""
-        if not self.chunks:
-            return []
-        scores, ids = self.vectors.search(query_vector.reshape(1, -1).astype(np.float32), min(k, len(self.chunks)))
-        return [(self._row_of_vector[int(i)], float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+    def admitted(self, scope: SearchFilter | None) -> np.ndarray | None:
+        """The vector ids a search within scope may return; None for no filter (every chunk)."""
+        return None if scope is None else self._store.admitted(scope)
+
+    def dense_search(self, query_vector: np.ndarray, k: int, among: np.ndarray | None = None) -> Ranking:
+        """Chunk ids and cosine scores of the nearest vectors (among the admitted ones, when given)."""
+        return self._by_chunk(self._vectors.search(query_vector, k, among))
+
+    def keyword_search(self, query: str, k: int, among: np.ndarray | None = None) -> Ranking:
+        """Chunk ids and BM25 scores of the best keyword matches; chunks sharing no token are left out."""
+        return self._by_chunk(self._keyword.search(tokenize(query), k, among))
+
+    def matched_share(self, query: str, chunk_id: str) -> float:
+        """Share of the query's IDF mass (its rare words weigh most) that one chunk contains."""
+        return self._keyword.matched_share(tokenize(query), self.chunk(chunk_id).vector_id)
+
+    def _by_chunk(self, scored: list[tuple[int, float]]) -> Ranking:
+        return [(self._store.chunk_at(vector_id).chunk_id, score) for vector_id, score in scored]
 
     def find_document(self, key: str) -> SourceDocument | None:
         """A document by id, id prefix (8+ characters) or any path it is stored at."""
-        if key in self.documents:
-            return self.documents[key]
+        if (document := self._store.document(key)) is not None:
+            return document
         wanted = {os.path.normpath(key), source_path(key)}
-        for document in self.documents.values():
+        for document in self._store.documents():
             if wanted & {os.path.normpath(location) for location in document.locations}:
                 return document
-        matches = [d for d in self.documents.values() if len(key) >= 8 and d.doc_id.startswith(key)]
+        matches = [d for d in self._store.documents() if len(key) >= 8 and d.doc_id.startswith(key)]
         return matches[0] if len(matches) == 1 else None
 
     # -- changing (only a writer holding the lock does this, on its own copy) --------------
@@ -107,36 +140,26 @@ class Snapshot:
         first = self.manifest.next_vector_id
         ids = np.arange(first, first + len(chunks), dtype=np.int64)
         numbered = [c.model_copy(update={"vector_id": int(i)}) for c, i in zip(chunks, ids, strict=True)]
-        if len(chunks):
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        self.documents[document.doc_id] = document
-        for index, chunk in enumerate(numbered):
-            self._row_of_vector[chunk.vector_id] = len(self.chunks)
-            self._vector_of_chunk[chunk.chunk_id] = chunk.vector_id
-            self.chunks.append(chunk)
-            self.keyword.rows.append(tokenize(self.chunk_text(chunk)))
-            if windows is not None:
-                self.windows[chunk.vector_id] = windows[index]
+        self._vectors.add(ids, vectors)
+        self._store.put(document, numbered)
+        self._keyword.add(ids.tolist(), [tokenize(self.chunk_text(chunk)) for chunk in numbered])
+        if windows is not None:
+            self.windows.update(zip(ids.tolist(), windows, strict=True))
         self._changed(next_vector_id=first + len(chunks))
 
     def remove(self, doc_id: str) -> None:
-        keep = [row for row, c in enumerate(self.chunks) if c.doc_id != doc_id]
-        gone = np.array([c.vector_id for c in self.chunks if c.doc_id == doc_id], dtype=np.int64)
-        if len(gone):
-            self.vectors.remove_ids(gone)  # type: ignore[arg-type]  # SWIG wraps the array
-        self.chunks = [self.chunks[row] for row in keep]
-        self.keyword = KeywordIndex([self.keyword.rows[row] for row in keep])
+        gone = np.array([chunk.vector_id for chunk in self._store.delete(doc_id)], dtype=np.int64)
+        self._vectors.remove(gone)
+        self._keyword.remove(gone.tolist())
         for vector_id in gone.tolist():
             self.windows.pop(vector_id, None)
-        self._row_of_vector = {chunk.vector_id: row for row, chunk in enumerate(self.chunks)}
-        self._vector_of_chunk = {chunk.chunk_id: chunk.vector_id for chunk in self.chunks}
-        del self.documents[doc_id]
         self._changed()
 
     def relocate(self, doc_id: str, locations: list[str]) -> None:
         """Change where a document's content is found (the first location is its source)."""
-        document = self.documents[doc_id]
-        self.documents[doc_id] = document.model_copy(update={"source": locations[0], "also_at": locations[1:]})
+        document = self._store.document(doc_id)
+        assert document is not None, doc_id
+        self._store.replace(document.model_copy(update={"source": locations[0], "also_at": locations[1:]}))
         self._changed()
 
     def record_failures(self, failures: list[FileFailure]) -> None:
@@ -144,19 +167,18 @@ class Snapshot:
 
     def _changed(self, **update: object) -> None:
         self.modified = True
-        self.keyword = KeywordIndex(self.keyword.rows)  # rebuilt on next use
         self.manifest = self.manifest.model_copy(
-            update={"documents": len(self.documents), "chunks": len(self.chunks), "built_at": _now(), **update}
+            update={"documents": len(self._store), "chunks": len(self._vectors), "built_at": _now(), **update}
         )
 
     # -- disk ------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True)
-        _write_jsonl(directory / "documents.jsonl", (d.model_dump() for d in self.documents.values()))
-        _write_jsonl(directory / "chunks.jsonl", (c.model_dump() for c in self.chunks))
-        faiss.write_index(self.vectors, str(directory / "vectors.faiss"))
-        self.keyword.save(directory / "keyword")
+        _write_jsonl(directory / "documents.jsonl", (d.model_dump() for d in self._store.documents()))
+        _write_jsonl(directory / "chunks.jsonl", (c.model_dump() for c in self._store.chunks()))
+        self._vectors.save(directory / "vectors.faiss")
+        self._keyword.save(directory / "keyword")
         if self.windows:
             ids = sorted(self.windows)
             np.savez(
@@ -171,10 +193,12 @@ class Snapshot:
     @classmethod
     def load(cls, directory: Path, generation: str | None = None) -> "Snapshot":
         manifest = IndexManifest.model_validate_json((directory / "manifest.json").read_text(encoding="utf-8"))
-        documents = {d["doc_id"]: SourceDocument(**d) for d in _read_jsonl(directory / "documents.jsonl")}
+        documents = [SourceDocument(**d) for d in _read_jsonl(directory / "documents.jsonl")]
         chunks = [Chunk(**c) for c in _read_jsonl(directory / "chunks.jsonl")]
-        vectors = faiss.read_index(str(directory / "vectors.faiss"))
-        snapshot = cls(manifest, documents, chunks, vectors, KeywordIndex.load(directory / "keyword"), generation)
+        store = MemoryDocumentStore(documents, chunks)
+        # The keyword rows were saved in the chunks' order.
+        keyword = Bm25Index.load(directory / "keyword", [chunk.vector_id for chunk in chunks])
+        snapshot = cls(manifest, store, FaissVectorIndex.load(directory / "vectors.faiss"), keyword, generation)
         snapshot.windows = _load_windows(directory / "windows.npz")
         return snapshot
 

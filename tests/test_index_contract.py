@@ -1,0 +1,212 @@
+"""One contract for every index backend, held against the in-memory reference implementations.
+
+Each backend must give the reference's results: the same ids, the same order, the same scores,
+with and without a filter, after additions and removals. The texts are Arabic and English.
+"""
+
+import numpy as np
+import pytest
+
+from assistant.index.keyword import Bm25Index
+from assistant.index.memory import MemoryDocumentStore, MemoryKeywordIndex, MemoryVectorIndex
+from assistant.index.vectors import FaissVectorIndex
+from assistant.textnorm import tokenize
+from assistant.types import Chunk, PageInfo, SearchFilter, SourceDocument
+
+VECTOR_BACKENDS = {"faiss": lambda: FaissVectorIndex.empty(8)}
+KEYWORD_BACKENDS = {"bm25s": Bm25Index}
+
+TEXTS = [
+    "اجتماع التحالف الدولي في الكويت لمواجهة الدعاية الإرهابية",
+    "شارك ممثلو ثمانٍ وعشرين دولة في اجتماع الكويت",
+    "مباراة كرة القدم في ملعب رادس انتهت بالتعادل",
+    "The coalition met in Kuwait to counter terrorist propaganda",
+    "Twenty-eight countries attended the Kuwait meeting",
+    "The annual budget for hospitals rose by four percent",
+    "الموازنة العامة للمستشفيات ارتفعت بنسبة أربعة في المئة",
+    "وزراء الخارجية اجتمعوا في الدوحة لبحث الأمن الإقليمي",
+]
+
+
+def unit_vectors(count: int, seed: int = 7) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(count, 8)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def filled(index, ids, vectors):
+    index.add(ids, vectors)
+    return index
+
+
+@pytest.fixture(params=list(VECTOR_BACKENDS))
+def vector_pair(request):
+    ids = np.arange(10, 10 + len(TEXTS), dtype=np.int64)  # ids need not start at 0 or be rows
+    vectors = unit_vectors(len(TEXTS))
+    return filled(VECTOR_BACKENDS[request.param](), ids, vectors), filled(MemoryVectorIndex(), ids, vectors)
+
+
+@pytest.fixture(params=list(KEYWORD_BACKENDS))
+def keyword_pair(request):
+    ids = list(range(10, 10 + len(TEXTS)))
+    rows = [tokenize(text) for text in TEXTS]
+    backend, reference = KEYWORD_BACKENDS[request.param](), MemoryKeywordIndex()
+    backend.add(ids, rows)
+    reference.add(ids, rows)
+    return backend, reference
+
+
+def same(got, expected):
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-5)
+
+
+QUERIES = [unit_vectors(3, seed=11)[i] for i in range(3)]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_vector_search_matches_the_reference_with_and_without_a_filter(vector_pair, query):
+    backend, reference = vector_pair
+    same(backend.search(query, 3), reference.search(query, 3))
+    among = np.array([11, 13, 16, 17], dtype=np.int64)
+    same(backend.search(query, 3, among), reference.search(query, 3, among))
+    # The k best of the admitted, not the admitted among an unfiltered top k: all four come back.
+    assert {i for i, _ in backend.search(query, 10, among)} == {11, 13, 16, 17}
+
+
+def test_vector_search_with_a_filter_that_admits_nothing_finds_nothing(vector_pair):
+    backend, _ = vector_pair
+    assert backend.search(QUERIES[0], 5, np.array([], dtype=np.int64)) == []
+    assert backend.search(QUERIES[0], 5, np.array([999], dtype=np.int64)) == []  # an id not indexed
+
+
+def test_removed_vectors_are_never_found_and_others_keep_their_ids(vector_pair):
+    backend, reference = vector_pair
+    gone = np.array([10, 14], dtype=np.int64)
+    backend.remove(gone)
+    reference.remove(gone)
+    assert len(backend) == len(reference) == len(TEXTS) - 2
+    for query in QUERIES:
+        same(backend.search(query, len(TEXTS)), reference.search(query, len(TEXTS)))
+        assert not {10, 14} & {i for i, _ in backend.search(query, len(TEXTS))}
+    vector = unit_vectors(1, seed=3)
+    backend.add(np.array([50], dtype=np.int64), vector)
+    assert backend.search(vector[0], 1) == [(50, pytest.approx(1.0, abs=1e-5))]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["اجتماع الكويت", "الدول المشاركة في الاجتماع", "Kuwait meeting countries", "budget hospitals", "لا شيء يطابق"],
+)
+def test_keyword_search_matches_the_reference(keyword_pair, query):
+    backend, reference = keyword_pair
+    tokens = tokenize(query)
+    same(backend.search(tokens, 4), reference.search(tokens, 4))
+    among = np.array([11, 12, 14, 17], dtype=np.int64)
+    same(backend.search(tokens, 4, among), reference.search(tokens, 4, among))
+    for vector_id in (10, 11, 13, 16):
+        assert backend.matched_share(tokens, vector_id) == pytest.approx(reference.matched_share(tokens, vector_id))
+
+
+def test_keyword_search_keeps_only_the_admitted_and_only_rows_that_share_a_token(keyword_pair):
+    backend, _ = keyword_pair
+    tokens = tokenize("اجتماع الكويت")
+    assert {i for i, _ in backend.search(tokens, 10)} == {10, 11}  # the Arabic rows that hold the words
+    # The second Arabic row alone is admitted: it comes back, though the first outscores it.
+    assert [i for i, _ in backend.search(tokens, 1, np.array([11, 15], dtype=np.int64))] == [11]
+    assert backend.search(tokens, 5, np.array([], dtype=np.int64)) == []
+
+
+def test_keyword_rows_removed_and_added_score_as_the_reference(keyword_pair):
+    backend, reference = keyword_pair
+    for index in (backend, reference):
+        index.remove([11, 12])
+        index.add([40], [tokenize("اجتماع جديد في الكويت حول الاتصالات")])
+    assert len(backend) == len(reference) == len(TEXTS) - 1
+    tokens = tokenize("اجتماع الكويت")
+    same(backend.search(tokens, 5), reference.search(tokens, 5))
+    assert 11 not in {i for i, _ in backend.search(tokens, 10)}
+
+
+def document(doc_id: str, language: str, date: str | None, collections: list[str]) -> SourceDocument:
+    text = TEXTS[0] if language == "ar" else TEXTS[3]
+    return SourceDocument(
+        doc_id=doc_id,
+        content_hash=doc_id,
+        source=f"/docs/{doc_id}.txt",
+        title=doc_id,
+        date=date,
+        collections=collections,
+        format="txt",
+        language=language,
+        text=text,
+        pages=[PageInfo(number=1, start=0, end=len(text), quality=1, extractor="text")],
+        added_at="2026-01-01T00:00:00+00:00",
+    )
+
+
+def chunks_of(doc: SourceDocument, first_id: int, languages: list[str]) -> list[Chunk]:
+    return [
+        Chunk(
+            chunk_id=f"{doc.doc_id}-{n}",
+            doc_id=doc.doc_id,
+            vector_id=first_id + n,
+            start=0,
+            end=10,
+            page_start=1,
+            page_end=1,
+            language=language,
+        )
+        for n, language in enumerate(languages)
+    ]
+
+
+DOCUMENT_BACKENDS = {"memory": MemoryDocumentStore}
+
+
+@pytest.fixture(params=list(DOCUMENT_BACKENDS))
+def store(request):
+    store = DOCUMENT_BACKENDS[request.param]()
+    for doc, first, languages in [
+        (document("kuwait", "ar", "2024-03-10", ["default", "coalition"]), 0, ["ar", "ar"]),
+        (document("budget", "en", "2025-01-31", ["default"]), 2, ["en", "ar"]),
+        (document("undated", "ar", None, ["negotiation"]), 4, ["ar"]),
+    ]:
+        store.put(doc, chunks_of(doc, first, languages))
+    return store
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        (SearchFilter(), [0, 1, 2, 3, 4]),
+        (SearchFilter(documents=["budget"]), [2, 3]),
+        (SearchFilter(collections=["coalition"]), [0, 1]),
+        (SearchFilter(collections=["negotiation", "coalition"]), [0, 1, 4]),
+        (SearchFilter(languages=["ar"]), [0, 1, 3, 4]),
+        (SearchFilter(date_from="2024-01-01", date_to="2024-12-31"), [0, 1]),  # the undated one is left out
+        (SearchFilter(date_from="2025-01-31"), [2, 3]),  # inclusive
+        (SearchFilter(collections=["default"], languages=["en"]), [2]),
+        (SearchFilter(documents=[]), []),
+        (SearchFilter(collections=["no such collection"]), []),
+    ],
+)
+def test_a_filter_admits_exactly_the_chunks_it_names(store, scope, expected):
+    assert store.admitted(scope).tolist() == expected
+
+
+def test_a_replaced_document_keeps_its_chunks(store):
+    moved = store.document("budget").model_copy(update={"source": "/elsewhere/budget.txt"})
+    store.replace(moved)
+    assert store.document("budget").source == "/elsewhere/budget.txt"
+    assert [c.chunk_id for c in store.chunks()][2:4] == ["budget-0", "budget-1"]
+
+
+def test_a_deleted_document_takes_its_chunks_with_it(store):
+    gone = store.delete("budget")
+    assert [c.vector_id for c in gone] == [2, 3]
+    assert store.document("budget") is None
+    assert store.chunk("budget-0") is None
+    assert [c.chunk_id for c in store.chunks()] == ["kuwait-0", "kuwait-1", "undated-0"]
+    assert store.admitted(SearchFilter()).tolist() == [0, 1, 4]
+    assert store.chunk_at(4).doc_id == "undated"
+    assert len(store) == 2
