@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 from assistant import briefing, hostile
@@ -20,7 +21,7 @@ from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.extractive import ExtractiveAnswerer, window_spans, window_text
 from assistant.index import IndexStore, Snapshot
-from assistant.index.snapshot import source_path
+from assistant.index.snapshot import new_manifest, source_path
 from assistant.llm import Writer, build_chat_model, describe, explained
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.loaders.ocr import Progress as OcrProgress
@@ -50,6 +51,7 @@ Progress = Callable[[int, int, str], None]
 class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, chat_model: Writer | None = None) -> None:
         self.settings = settings
+        faiss.omp_set_num_threads(settings.search_threads)  # process-wide: FAISS has no per-call setting
         self.embedder = embedder or build_embedder(settings)
         self.store = IndexStore(settings.index_dir)
         self._cached: Snapshot | None = None
@@ -324,7 +326,8 @@ class Assistant:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
             return
         doc_id = content_hash[:16]
-        if batch.snapshot.document(doc_id) is None:
+        batch.arrive(source)
+        if batch.needs_indexing(doc_id):
             try:
                 extracted = loader.load(path, ocr_progress)
             except UnreadableFileError as error:
@@ -398,15 +401,16 @@ class Assistant:
         return self.store.writing(self.settings.lock_timeout, actor)
 
     def _writable_snapshot(self) -> Snapshot:
-        if not self.store.exists():
-            return Snapshot.empty(
+        """The live index (or a new one) for the lock holder to change and commit."""
+        snapshot = self.store.writable(
+            new_manifest(
                 self.embedder.name,
                 self.embedder.model,
                 self.embedder.dimension,
                 self.settings.chunk_size,
                 self.settings.chunk_overlap,
             )
-        snapshot = self.store.load()
+        )
         self._check_compatible(snapshot, writing=True)
         return snapshot
 
@@ -456,12 +460,38 @@ class _Batch:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self.known = {d.doc_id for d in snapshot.documents()}
-        self.before = {_stored(p): d.doc_id for d in snapshot.documents() for p in d.locations}
+        # What the index held before the batch, looked up per path and per content as the batch
+        # meets them, so that a batch costs what it touches, not the size of the collection.
+        self.before: dict[str, str | None] = {}  # path -> id of the content indexed there
+        self.known: dict[str, bool] = {}  # content id -> whether it was indexed
+        # Locations stored relative by an earlier version, by the path they resolve to here.
+        self._relative = {
+            _stored(path): d.doc_id
+            for d in snapshot.store.documents_at_relative_paths()
+            for path in d.locations
+            if not os.path.isabs(path)
+        }
         self.seen: dict[str, str] = {}  # path -> id of the content found there, in batch order
+
+    def arrive(self, path: str) -> None:
+        """Note what the index held at path, before the batch changes anything there."""
+        self.before.setdefault(path, self.snapshot.store.document_at(path) or self._relative.get(path))
+
+    def needs_indexing(self, doc_id: str) -> bool:
+        """Whether this content is not in the index yet (neither before the batch nor earlier in it)."""
+        present = self.snapshot.document(doc_id) is not None
+        self.known.setdefault(doc_id, present)
+        return not present
 
     def found(self, path: str, doc_id: str) -> None:
         self.seen[path] = doc_id
+
+    def _affected(self, found_at: dict[str, list[str]], prune: bool) -> list[SourceDocument]:
+        """The documents whose locations this batch may change: all of them when pruning."""
+        if prune:
+            return self.snapshot.documents()
+        ids = dict.fromkeys([*found_at, *(doc_id for doc_id in self.before.values() if doc_id)])
+        return [d for d in map(self.snapshot.document, ids) if d is not None]
 
     def settle(self, report: IngestReport, prune: bool) -> None:
         """Give every document its locations now, remove those left with none, report each path."""
@@ -469,7 +499,7 @@ class _Batch:
         for path, doc_id in self.seen.items():
             found_at.setdefault(doc_id, []).append(path)
         dropped: dict[str, list[str]] = {}
-        for document in self.snapshot.documents():
+        for document in self._affected(found_at, prune):
             before = [_stored(p) for p in document.locations]
             here = found_at.get(document.doc_id, [])
             kept = [p for p in before if self._still_there(p, document.doc_id, prune or bool(here), report)]
@@ -490,9 +520,9 @@ class _Batch:
                 report.unchanged.append(path)
             elif previous is not None:
                 report.updated.append(path)
-            elif doc_id not in self.known and doc_id not in first_path:
+            elif not self.known.get(doc_id) and doc_id not in first_path:
                 report.added.append(path)
-            elif doc_id in self.known and dropped.get(doc_id):
+            elif self.known.get(doc_id) and dropped.get(doc_id):
                 report.moved.append(path)
                 report.warnings.append(f"{path}: moved from {', '.join(dropped.pop(doc_id))}")
             else:

@@ -45,7 +45,7 @@ def child(profile: str, shared: Path, paragraphs: int, questions: int, work: Pat
     assistant.add_texts([(f"passage:{key}", title, text) for key, title, text in passages])
     ingest_seconds = time.perf_counter() - started
     snapshot = assistant.snapshot()
-    windows = sum(len(w) for w in snapshot.windows.values())
+    windows = sum(len(snapshot.window_vectors(chunk.chunk_id) or []) for chunk in snapshot.chunks())
     latencies = []
     for text in asked:
         started = time.perf_counter()

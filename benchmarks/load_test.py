@@ -17,10 +17,10 @@ names, which the app keeps beside the originals, so that the generations differ 
 The admin starts when the first answer of the load is back (so that one surely came from the
 generation before the switch), and each user's last question waits until the reindex has
 finished (so that some come from the one after); the rest run while the batch is indexed. A
-watcher polls INDEX_DIR/CURRENT every 20 ms and records each new generation's chunk and
-document ids (only two generations stay on disk). Afterwards every answer in the audit log is
-checked against the generation it names: each passage's chunk and each citation's document must
-belong to it, and that generation must have been live while the question was in flight.
+watcher polls the index every 20 ms and records each new generation's chunk and document ids.
+Afterwards every answer in the audit log is checked against the generation it names: each
+passage's chunk and each citation's document must belong to it, and that generation must have
+been live while the question was in flight.
 Latency is client-side, from sending a question to its last streamed result; p95 is the
 nearest rank.
 
@@ -302,14 +302,13 @@ def ask(client: Any, question: str, timeout: float) -> str | None:
 
 
 class GenerationWatcher(threading.Thread):
-    """Polls INDEX_DIR/CURRENT and records each new generation's chunks and documents while it is on disk."""
+    """Polls the index and records each new generation's chunks and documents."""
 
     def __init__(self, index_dir: Path, started: float) -> None:
         super().__init__(daemon=True)
         self.index_dir = index_dir
         self.started = started
         self.generations: dict[str, Generation] = {}
-        self.missed: list[str] = []
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -317,21 +316,17 @@ class GenerationWatcher(threading.Thread):
             self.poll()
 
     def poll(self) -> None:
-        try:
-            name = (self.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
+        from assistant.index import IndexStore
+
+        store = IndexStore(self.index_dir)
+        if store.live_generation() in (None, *self.generations):
             return
-        if not name or name in self.generations:
-            return
-        generation = Generation(name, time.monotonic() - self.started)
-        folder = self.index_dir / "generations" / name
-        try:
-            for chunk in read_jsonl(folder / "chunks.jsonl"):
-                generation.chunks[chunk["chunk_id"]] = chunk["doc_id"]
-            generation.documents = {document["doc_id"] for document in read_jsonl(folder / "documents.jsonl")}
-        except FileNotFoundError:  # removed already: two switches within one poll
-            self.missed.append(name)
-        self.generations[name] = generation
+        snapshot = store.load()  # one read transaction: the chunks and documents of one generation
+        assert snapshot.generation is not None
+        generation = Generation(snapshot.generation, time.monotonic() - self.started)
+        generation.chunks = {chunk.chunk_id: chunk.doc_id for chunk in snapshot.chunks()}
+        generation.documents = {document.doc_id for document in snapshot.documents()}
+        self.generations[snapshot.generation] = generation
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -342,13 +337,6 @@ class GenerationWatcher(threading.Thread):
         """When the generation after this one became live (infinity for the last)."""
         later = [g.live_from for g in self.generations.values() if g.live_from > self.generations[name].live_from]
         return min(later, default=math.inf)
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -504,7 +492,7 @@ def report(
         audited += 1
         record.generation, record.answered = entry["generation"], entry["answered"]
         generation = watcher.generations.get(entry["generation"])
-        if generation is None or generation.name in watcher.missed:
+        if generation is None:
             inconsistent.append(f"{record.user}: generation {entry['generation']} was not seen live by the watcher")
             continue
         wrong = [p for p in entry["passages"] if generation.chunks.get(p["chunk_id"]) != p["doc_id"]]

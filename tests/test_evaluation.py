@@ -48,12 +48,21 @@ def test_jsonl_evaluation_of_the_live_index(settings, corpus, golden):
 
 
 def test_evaluation_writes_nothing_into_the_live_index(settings, corpus, golden):
-    Assistant(settings).ingest([corpus])
-    before = sorted(p.relative_to(settings.index_dir) for p in settings.index_dir.rglob("*"))
+    assistant = Assistant(settings)
+    assistant.ingest([corpus])
+    generation = assistant.store.live_generation()
+    before = _index_files(settings.index_dir)
     first = run_evaluation(settings, golden)
-    assert sorted(p.relative_to(settings.index_dir) for p in settings.index_dir.rglob("*")) == before
+    assert _index_files(settings.index_dir) == before
+    assert assistant.store.live_generation() == generation
     assert list((settings.index_dir.parent / "eval").glob("live-index-langchain-*.npy"))
     assert run_evaluation(settings, golden)["methods"] == first["methods"]  # from the cache, the same
+
+
+def _index_files(directory):
+    """The index's files and their sizes, less SQLite's shared-memory and log files, which readers open."""
+    files = [p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(("-wal", "-shm"))]
+    return sorted((p.relative_to(directory), p.stat().st_size) for p in files)
 
 
 def test_squad_evaluation_with_distractors_and_questions_from(settings, tmp_path):

@@ -13,7 +13,9 @@ import time
 import pytest
 
 from assistant.errors import IndexBusyError, IndexMismatchError, NotFoundError
-from assistant.index import IndexStore, Snapshot
+from assistant.index import IndexStore
+from assistant.index.store import MERGE_FACTOR
+from assistant.index.vectors import VectorSegment
 from assistant.llm import ScriptedChatModel
 from assistant.sample import write_pdf
 from assistant.service import Assistant
@@ -234,24 +236,35 @@ def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monke
 
     import assistant.index.store as store_module
 
-    for target in ["Snapshot.save", "os.rename", "os.replace"]:
-        owner, name = (Snapshot, "save") if target == "Snapshot.save" else (store_module.os, target[3:])
-        original = getattr(owner, name)
+    def half_switched(self, connection, *args):
+        # Some of the switch's rows written, then the crash: SQLite must roll all of them back.
+        connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', '999')")
+        connection.execute("DELETE FROM segments")
+        raise KeyboardInterrupt("simulated Ctrl-C")
 
-        def crash(*args, _original=original, **kwargs):
-            raise KeyboardInterrupt("simulated Ctrl-C")
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated Ctrl-C")
 
-        monkeypatch.setattr(owner, name, crash)
-        with pytest.raises(KeyboardInterrupt):
-            assistant.ingest([corpus])
-        monkeypatch.setattr(owner, name, original)
+    steps = {
+        "writing the segment": (VectorSegment, "save", crash),
+        "naming the segment's folder": (store_module.os, "rename", crash),
+        "before the switch": (IndexStore, "_switch", crash),
+        "during the switch": (IndexStore, "_switch", half_switched),
+    }
+    for step, (owner, name, replacement) in steps.items():
+        with monkeypatch.context() as patched:
+            patched.setattr(owner, name, replacement)
+            with pytest.raises(KeyboardInterrupt):
+                assistant.ingest([corpus])
         fresh = Assistant(assistant.settings)
-        assert {d.doc_id for d in fresh.snapshot().documents()} == before, target
-        assert fresh.search("كأس تونس", k=1)
+        assert {d.doc_id for d in fresh.snapshot().documents()} == before, step
+        assert fresh.search("كأس تونس", k=1), step
 
     report = assistant.ingest([corpus])  # the next writer cleans up and succeeds
     assert sources(report.added) == ["new.txt"]
-    assert not list((assistant.settings.index_dir / "generations").glob(".unfinished-*"))
+    segments = assistant.settings.index_dir / "segments"
+    assert len(list(segments.iterdir())) == 2  # the first batch's and this one's: no leftovers
+    assert Assistant(assistant.settings).search("مؤتمر بغداد", k=1)[0].source.endswith("new.txt")
 
 
 def hold_the_lock(assistant, actor, seconds):
@@ -313,13 +326,19 @@ def test_searching_without_an_index_says_how_to_make_one(assistant):
         assistant.search("الكويت")
 
 
-def test_old_generations_are_cleaned_up(assistant, corpus):
-    for i in range(4):
+def test_small_segments_are_merged_and_retired_ones_removed(assistant, corpus):
+    folders = []
+    batches = MERGE_FACTOR + 2
+    for i in range(batches):
         (corpus / f"note{i}.txt").write_text(f"ملاحظة رقم {i} عن الاجتماع", encoding="utf-8")
         assistant.ingest([corpus])
-    generations = list((assistant.settings.index_dir / "generations").glob("g-*"))
-    assert len(generations) == 2
-    assert IndexStore(assistant.settings.index_dir).load().manifest.documents == 7
+        folders.append(len(list((assistant.settings.index_dir / "segments").iterdir())))
+    # One segment per batch until a tier is full; then one merged segment, the merged ones kept
+    # one generation more for readers that opened the previous one, then removed.
+    assert folders == [*range(1, MERGE_FACTOR), MERGE_FACTOR, 2, 3]
+    assert IndexStore(assistant.settings.index_dir).load().manifest.documents == 3 + batches
+    for i in range(batches):
+        assert assistant.search(f"ملاحظة رقم {i} عن الاجتماع", k=1)[0].source.endswith(f"note{i}.txt")
 
 
 def test_langchain_retriever_returns_documents_with_citations(assistant, corpus):

@@ -7,14 +7,71 @@ with and without a filter, after additions and removals. The texts are Arabic an
 import numpy as np
 import pytest
 
-from assistant.index.keyword import Bm25Index
+from assistant.index.docstore import SqliteDocumentStore, connect
+from assistant.index.keyword import KeywordSegment, SegmentedBm25
 from assistant.index.memory import MemoryDocumentStore, MemoryKeywordIndex, MemoryVectorIndex
-from assistant.index.vectors import FaissVectorIndex
+from assistant.index.vectors import SegmentedVectors, VectorSegment
 from assistant.textnorm import tokenize
 from assistant.types import Chunk, PageInfo, SearchFilter, SourceDocument
 
-VECTOR_BACKENDS = {"faiss": lambda: FaissVectorIndex.empty(8)}
-KEYWORD_BACKENDS = {"bm25s": Bm25Index}
+
+def vectors_pending(ids, vectors):
+    index = SegmentedVectors(8)
+    index.add(ids, vectors)
+    return index
+
+
+def vectors_in_segments(ids, vectors):
+    """Three sealed segments (ids interleaved, as merges and removals leave them) and one pending."""
+    parts = [VectorSegment.build(ids[i:-2:3], vectors[i:-2:3], {}, 8) for i in range(3)]
+    index = SegmentedVectors(8, parts)
+    index.add(ids[-2:], vectors[-2:])
+    return index
+
+
+def vectors_merged(ids, vectors):
+    """One segment merged from three, after a vector was tombstoned and put back by a later batch."""
+    parts = [VectorSegment.build(ids[i::3], vectors[i::3], {}, 8) for i in range(3)]
+    index = SegmentedVectors(8, parts)
+    index.remove(ids[:1])
+    merged = SegmentedVectors(8, [index.merged(parts)])
+    merged.add(ids[:1], vectors[:1])
+    return merged
+
+
+def keyword_pending(ids, rows):
+    index = SegmentedBm25()
+    index.add(ids, rows)
+    return index
+
+
+def keyword_in_segments(ids, rows):
+    parts = [KeywordSegment.build(ids[i:-2:3], rows[i:-2:3]) for i in range(3)]
+    index = SegmentedBm25(parts)
+    index.add(ids[-2:], rows[-2:])
+    return index
+
+
+def keyword_merged(ids, rows):
+    """One segment merged from three, after a row was tombstoned and put back by a later batch."""
+    parts = [KeywordSegment.build(ids[i::3], rows[i::3]) for i in range(3)]
+    index = SegmentedBm25(parts)
+    index.remove([ids[0]])
+    merged = SegmentedBm25([index.merged(parts)])
+    merged.add(ids[:1], rows[:1])
+    return merged
+
+
+VECTOR_BACKENDS = {
+    "faiss, pending": vectors_pending,
+    "faiss, segments": vectors_in_segments,
+    "faiss, merged": vectors_merged,
+}
+KEYWORD_BACKENDS = {
+    "bm25, pending": keyword_pending,
+    "bm25, segments": keyword_in_segments,
+    "bm25, merged": keyword_merged,
+}
 
 TEXTS = [
     "اجتماع التحالف الدولي في الكويت لمواجهة الدعاية الإرهابية",
@@ -33,26 +90,22 @@ def unit_vectors(count: int, seed: int = 7) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def filled(index, ids, vectors):
-    index.add(ids, vectors)
-    return index
-
-
 @pytest.fixture(params=list(VECTOR_BACKENDS))
 def vector_pair(request):
     ids = np.arange(10, 10 + len(TEXTS), dtype=np.int64)  # ids need not start at 0 or be rows
     vectors = unit_vectors(len(TEXTS))
-    return filled(VECTOR_BACKENDS[request.param](), ids, vectors), filled(MemoryVectorIndex(), ids, vectors)
+    reference = MemoryVectorIndex()
+    reference.add(ids, vectors)
+    return VECTOR_BACKENDS[request.param](ids, vectors), reference
 
 
 @pytest.fixture(params=list(KEYWORD_BACKENDS))
 def keyword_pair(request):
     ids = list(range(10, 10 + len(TEXTS)))
     rows = [tokenize(text) for text in TEXTS]
-    backend, reference = KEYWORD_BACKENDS[request.param](), MemoryKeywordIndex()
-    backend.add(ids, rows)
+    reference = MemoryKeywordIndex()
     reference.add(ids, rows)
-    return backend, reference
+    return KEYWORD_BACKENDS[request.param](ids, rows), reference
 
 
 def same(got, expected):
@@ -160,7 +213,10 @@ def chunks_of(doc: SourceDocument, first_id: int, languages: list[str]) -> list[
     ]
 
 
-DOCUMENT_BACKENDS = {"memory": MemoryDocumentStore}
+DOCUMENT_BACKENDS = {
+    "memory": MemoryDocumentStore,
+    "sqlite": lambda: SqliteDocumentStore(connect(":memory:", create=True)),
+}
 
 
 @pytest.fixture(params=list(DOCUMENT_BACKENDS))

@@ -30,7 +30,9 @@ class ChosenVectors:
         return self.query_vector
 
 
-def build(embedder):
+def build(embedder, windows=None):
+    """The three texts indexed, each one chunk; windows: stored window vectors by document."""
+    windows = windows or {}
     snapshot = Snapshot.empty("fake", "chosen", 3, 900, 150)
     for name, text in TEXTS.items():
         document = SourceDocument(
@@ -54,7 +56,8 @@ def build(embedder):
             page_end=1,
             language=name[:2],
         )
-        snapshot.add(document, [chunk], embedder.embed_documents([text]))
+        stored = [windows[name]] if name in windows else None
+        snapshot.add(document, [chunk], embedder.embed_documents([text]), stored)
     return snapshot
 
 
@@ -123,7 +126,7 @@ def test_the_window_stage_lifts_a_passage_whose_one_sentence_answers(settings):
     before = [h.doc_id for h in hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)]
     assert before == ["ar1", "ar2"]
     # ar2's stored windows: one sentence of it points almost straight at the question.
-    snapshot.windows[snapshot.chunks()[1].vector_id] = np.array([[0.0, 0.1, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)
+    snapshot = build(embedder, {"ar2": np.array([[0.0, 0.1, 0.0], [0.6, 0.8, 0.0]], dtype=np.float32)})
     after = hybrid_search(snapshot, embedder, settings, "سؤال بلا كلمات مشتركة", k=2)
     assert [h.doc_id for h in after] == ["ar2", "ar1"]
     no_windows = settings.model_copy(update={"window_weight": 0.0})

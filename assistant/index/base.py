@@ -69,6 +69,10 @@ class DocumentStore(Protocol):
 
     def chunk_at(self, vector_id: int) -> Chunk: ...
 
+    def chunks_at(self, vector_ids: list[int]) -> list[Chunk]:
+        """The chunks of these vector ids, in their order (a search's hits at once)."""
+        ...
+
     def chunks(self) -> list[Chunk]:
         """Every chunk, in the order it was added."""
         ...

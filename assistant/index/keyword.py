@@ -1,107 +1,215 @@
-"""Keyword search: BM25 (bm25s) over textnorm tokens, so Arabic words match across spellings.
+"""Keyword search: BM25 over textnorm tokens (so Arabic words match across spellings), in segments.
 
-bm25s is used rather than LangChain's BM25Retriever, whose whitespace tokenizer keeps
-Arabic clitics and diacritics attached and so misses most Arabic matches.
+Each segment keeps its postings in CSC form: for each token, the rows that hold it and how often.
+Scores are BM25 as Lucene computes it (bm25s's default, this index's earlier backend), with the
+statistics (row count, average length, each token's document frequency) of the live rows of
+every segment together, so a chunk scores the same whichever segment holds it and however the
+segments were merged. The k best come from an argpartition, not a sort of every row.
+
+LangChain's BM25Retriever is not used: its whitespace tokenizer keeps Arabic clitics and
+diacritics attached and so misses most Arabic matches.
 """
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from assistant.index.base import Scored
+from assistant.index.memory import BM25_B, BM25_K1
+
+_NO_IDS = np.zeros(0, dtype=np.int64)
+_NO_COUNTS = np.zeros(0, dtype=np.float32)
+_ARRAYS = ("ids", "indptr", "rows", "tf", "lengths")
 
 
-class Bm25Index:
-    """BM25 over token rows keyed by vector id (`assistant.index.base.KeywordIndex`).
+class KeywordSegment:
+    """One immutable run of token rows, as postings."""
 
-    bm25s indexes a fixed corpus, so a change rebuilds the index on its next search.
-    """
-
-    def __init__(self, ids: Sequence[int] = (), rows: Sequence[list[str]] = ()) -> None:
-        self._bm25: bm25s.BM25 | None = None
-        self._hold(ids, rows)
-
-    def _hold(self, ids: Sequence[int], rows: Sequence[list[str]]) -> None:
-        self._ids: list[int] = [int(i) for i in ids]
-        self._rows: list[list[str]] = list(rows)
-        self._position = {vector_id: position for position, vector_id in enumerate(self._ids)}
-        self._bm25 = None
+    def __init__(
+        self,
+        ids: np.ndarray,
+        vocab: list[str],
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        tf: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        self.ids = ids  # vector id of each row, ascending
+        self.vocab = vocab
+        self._column = {token: column for column, token in enumerate(vocab)}
+        self.indptr = indptr  # token t's postings are rows[indptr[t]:indptr[t + 1]]
+        self.rows = rows
+        self.tf = tf
+        self.lengths = lengths  # tokens in each row
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self.ids)
 
-    def add(self, ids: Sequence[int], rows: Sequence[list[str]]) -> None:
-        for vector_id, row in zip(ids, rows, strict=True):
-            self._position[int(vector_id)] = len(self._ids)
-            self._ids.append(int(vector_id))
-            self._rows.append(list(row))
-        self._bm25 = None
+    @classmethod
+    def build(cls, ids: Sequence[int], token_rows: Sequence[list[str]]) -> "KeywordSegment":
+        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+        postings: dict[str, list[tuple[int, int]]] = {}
+        for row, position in enumerate(order.tolist()):
+            for token, count in Counter(token_rows[position]).items():
+                postings.setdefault(token, []).append((row, count))
+        vocab = sorted(postings)
+        flat = [pair for token in vocab for pair in postings[token]]
+        return cls(
+            ids=np.asarray(ids, dtype=np.int64)[order],
+            vocab=vocab,
+            indptr=np.cumsum([0] + [len(postings[token]) for token in vocab], dtype=np.int64),
+            rows=np.array([row for row, _ in flat], dtype=np.int32),
+            tf=np.array([count for _, count in flat], dtype=np.float32),
+            lengths=np.array([len(token_rows[p]) for p in order.tolist()], dtype=np.int32),
+        )
 
-    def remove(self, ids: Iterable[int]) -> None:
-        gone = {int(i) for i in ids} & self._position.keys()
-        if gone:
-            kept = [p for p, vector_id in enumerate(self._ids) if vector_id not in gone]
-            self._hold([self._ids[p] for p in kept], [self._rows[p] for p in kept])
-
-    def _index(self) -> bm25s.BM25:
-        """BM25 over the rows, built on first use; only called with rows (bm25s fails on none)."""
-        if self._bm25 is None:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(self._rows, show_progress=False)
-        return self._bm25
-
-    def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
-        if not self._ids or (among is not None and not len(among)):
-            return []
-        known = [t for t in tokens if t in self._index().vocab_dict]
-        if not known:
-            return []
-        scores = self._index().get_scores(known)
-        if among is not None:
-            admitted = np.zeros(len(scores), dtype=bool)
-            admitted[[self._position[int(i)] for i in among.tolist() if int(i) in self._position]] = True
-            scores = np.where(admitted, scores, 0)
-        matching = np.flatnonzero(scores > 0)
-        if len(matching) > k:  # the k best without sorting every row
-            matching = matching[np.argpartition(-scores[matching], k - 1)[:k]]
-        best = sorted(matching.tolist(), key=lambda p: (-scores[p], self._ids[p]))
-        return [(self._ids[p], float(scores[p])) for p in best]
-
-    def matched_share(self, tokens: list[str], vector_id: int) -> float:
-        if not self._ids or vector_id not in self._position:
-            return 0.0
-        index = self._index()
-        starts = index.scores["indptr"]  # token t's postings are starts[t]:starts[t + 1], one per row holding it
-        total = index.scores["num_docs"]
-        held_by = {
-            token: int(starts[index.vocab_dict[token] + 1] - starts[index.vocab_dict[token]])
-            for token in tokens
-            if token in index.vocab_dict
-        }
-        idf = {token: math.log(1 + (total - n + 0.5) / (n + 0.5)) for token, n in held_by.items()}
-        mass = sum(idf.values())
-        if not mass:
-            return 0.0
-        held = set(self._rows[self._position[vector_id]])
-        return sum(weight for token, weight in idf.items() if token in held) / mass
+    def postings(self, token: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The vector ids of the rows holding token, its count in each, and their lengths."""
+        column = self._column.get(token)
+        if column is None:
+            return _NO_IDS, _NO_COUNTS, _NO_COUNTS
+        span = slice(self.indptr[column], self.indptr[column + 1])
+        rows = self.rows[span]
+        return self.ids[rows], self.tf[span], self.lengths[rows]
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        with (directory / "tokens.jsonl").open("w", encoding="utf-8") as file:
-            for row in self._rows:
-                file.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if self._rows:
-            self._index().save(str(directory / "bm25"), allow_pickle=False)
+        for name in _ARRAYS:
+            np.save(directory / f"{name}.npy", getattr(self, name))
+        (directory / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, ids: Sequence[int]) -> "Bm25Index":
-        """The index saved in directory, whose rows belong to ids, in order (the snapshot's chunks)."""
-        with (directory / "tokens.jsonl").open(encoding="utf-8") as file:
-            keyword = cls(ids, [json.loads(line) for line in file])
-        if keyword._rows:
-            keyword._bm25 = bm25s.BM25.load(str(directory / "bm25"), allow_pickle=False)
-        return keyword
+    def load(cls, directory: Path) -> "KeywordSegment":
+        # Memory-mapped: a search reads the postings of its own tokens only.
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        return cls(vocab=json.loads((directory / "vocab.json").read_text(encoding="utf-8")), **arrays)
+
+
+class SegmentedBm25:
+    """`assistant.index.base.KeywordIndex` over sealed segments, tombstones and what a writer adds."""
+
+    def __init__(self, segments: list[KeywordSegment] | None = None, deleted: np.ndarray | None = None) -> None:
+        self.segments = segments or []
+        self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.unique(deleted.astype(np.int64))
+        self._pending_rows: dict[int, list[str]] = {}
+        self._pending: KeywordSegment | None = None
+        self._statistics: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return self._totals()[0]
+
+    def add(self, ids: Sequence[int], rows: Sequence[list[str]]) -> None:
+        self._pending_rows |= {int(i): list(row) for i, row in zip(ids, rows, strict=True)}
+        self._pending, self._statistics = None, None
+
+    def remove(self, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        for vector_id in ids:
+            self._pending_rows.pop(vector_id, None)
+        sealed = np.concatenate([s.ids for s in self.segments]) if self.segments else _NO_IDS
+        self.deleted = np.union1d(self.deleted, np.intersect1d(np.array(ids, dtype=np.int64), sealed))
+        self._pending, self._statistics = None, None
+
+    def pending(self) -> KeywordSegment | None:
+        """What a writer added, as the segment it will be sealed as; None when nothing was added."""
+        if self._pending is None and self._pending_rows:
+            self._pending = KeywordSegment.build(list(self._pending_rows), list(self._pending_rows.values()))
+        return self._pending
+
+    def _searched(self) -> list[KeywordSegment]:
+        pending = self.pending()
+        return [*self.segments, pending] if pending else self.segments
+
+    def _totals(self) -> tuple[int, int]:
+        """Live rows and their tokens, over every segment."""
+        if self._statistics is None:
+            rows = tokens = 0
+            for segment in self._searched():
+                live = ~np.isin(segment.ids, self.deleted)
+                rows, tokens = rows + int(live.sum()), tokens + int(np.asarray(segment.lengths)[live].sum())
+            self._statistics = (rows, tokens)
+        return self._statistics
+
+    def _live_postings(self, token: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = [segment.postings(token) for segment in self._searched()]
+        if not parts:
+            return _NO_IDS, _NO_COUNTS, _NO_COUNTS
+        ids, tf, lengths = (np.concatenate([part[n] for part in parts]) for n in range(3))
+        if len(self.deleted) and len(ids):
+            live = ~np.isin(ids, self.deleted)
+            ids, tf, lengths = ids[live], tf[live], lengths[live]
+        return ids, tf, lengths
+
+    def _idf(self, held_by: int) -> float:
+        return math.log(1 + (self._totals()[0] - held_by + 0.5) / (held_by + 0.5))
+
+    def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
+        rows, length = self._totals()
+        if not rows or k <= 0 or (among is not None and not len(among)):
+            return []
+        average = length / rows
+        found_ids, found_scores = [], []
+        for token, repeats in Counter(tokens).items():
+            ids, tf, lengths = self._live_postings(token)
+            if len(ids):
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / average)
+                found_ids.append(ids)
+                found_scores.append(repeats * self._idf(len(ids)) * tf / (tf + norm))
+        if not found_ids:
+            return []
+        ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+        if among is not None:  # a mask on the scores: the filter never cuts a top k
+            admitted = np.isin(ids, among)
+            ids, scores = ids[admitted], scores[admitted]
+        unique, where = np.unique(ids, return_inverse=True)
+        totals = np.bincount(where, weights=scores)
+        matching = np.flatnonzero(totals > 0)
+        if len(matching) > k:  # the k best without sorting every row
+            matching = matching[np.argpartition(-totals[matching], k - 1)[:k]]
+        best = sorted(matching.tolist(), key=lambda p: (-totals[p], unique[p]))
+        return [(int(unique[p]), float(totals[p])) for p in best]
+
+    def matched_share(self, tokens: list[str], vector_id: int) -> float:
+        idf, held = {}, set()
+        for token in dict.fromkeys(tokens):
+            ids, _, _ = self._live_postings(token)
+            if len(ids):
+                idf[token] = self._idf(len(ids))
+                if vector_id in ids:
+                    held.add(token)
+        mass = sum(idf.values())
+        return sum(idf[token] for token in held) / mass if mass else 0.0
+
+    def merged(self, segments: list[KeywordSegment]) -> KeywordSegment:
+        """One segment holding the live rows of several: their postings joined, tombstoned rows dropped."""
+        vocab = sorted(set().union(*(segment.vocab for segment in segments)))
+        column_of = {token: column for column, token in enumerate(vocab)}
+        columns, ids, counts, kept_ids, kept_lengths = [], [], [], [], []
+        for segment in segments:
+            remap = np.array([column_of[token] for token in segment.vocab], dtype=np.int64)
+            columns.append(np.repeat(remap, np.diff(segment.indptr)))
+            ids.append(np.asarray(segment.ids)[segment.rows])
+            counts.append(np.asarray(segment.tf))
+            live = ~np.isin(segment.ids, self.deleted)
+            kept_ids.append(np.asarray(segment.ids)[live])
+            kept_lengths.append(np.asarray(segment.lengths)[live])
+        column, vector_id, tf = np.concatenate(columns), np.concatenate(ids), np.concatenate(counts)
+        live = ~np.isin(vector_id, self.deleted)
+        column, vector_id, tf = column[live], vector_id[live], tf[live]
+        row_ids = np.concatenate(kept_ids)
+        order = np.argsort(row_ids, kind="stable")
+        row_ids, lengths = row_ids[order], np.concatenate(kept_lengths)[order]
+        rows = np.searchsorted(row_ids, vector_id)
+        by_column = np.lexsort((rows, column))
+        return KeywordSegment(
+            ids=row_ids,
+            vocab=vocab,
+            indptr=np.concatenate([[0], np.cumsum(np.bincount(column, minlength=len(vocab)))]).astype(np.int64),
+            rows=rows[by_column].astype(np.int32),
+            tf=tf[by_column].astype(np.float32),
+            lengths=lengths.astype(np.int32),
+        )

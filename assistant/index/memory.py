@@ -112,6 +112,9 @@ class MemoryDocumentStore:
     def chunk_at(self, vector_id: int) -> Chunk:
         return self._chunks[self._by_vector[vector_id]]
 
+    def chunks_at(self, vector_ids: list[int]) -> list[Chunk]:
+        return [self.chunk_at(vector_id) for vector_id in vector_ids]
+
     def chunks(self) -> list[Chunk]:
         return list(self._chunks.values())
 
