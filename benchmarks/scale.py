@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 DIMENSION = 384
 ARABIC = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
@@ -149,6 +151,23 @@ def index_searches(assistant, queries: list[str]) -> list[float]:
     return latencies
 
 
+def ann_recall(assistant, queries: list[str]) -> float | None:
+    """Recall@10 of the dense search against an exact scan of the same live vectors; None if it is exact."""
+    vectors = assistant.snapshot().vectors
+    segments = [s for s in getattr(vectors, "segments", []) if len(s)]  # a baseline's flat index has none
+    if not any(getattr(segment, "approximate", False) for segment in segments):
+        return None
+    live = [segment.live(vectors.deleted) for segment in segments]
+    ids = np.concatenate(live)
+    matrix = np.concatenate([s.index.reconstruct_batch(i) for s, i in zip(segments, live, strict=True)])
+    found = 0
+    for query in queries:
+        vector = assistant.embedder.embed_query(query)
+        exact = ids[np.argpartition(-(matrix @ vector), 10)[:10]]
+        found += len(set(exact.tolist()) & {i for i, _ in vectors.search(vector, 10)})
+    return round(found / (10 * len(queries)), 4)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -183,6 +202,8 @@ def measure(size: int, batch: int, work: Path, code: Path) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
+    recall = ann_recall(assistant, queries[:100])
+    approximate = sum(getattr(s, "approximate", False) for s in getattr(assistant.snapshot().vectors, "segments", []))
     del assistant
     disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
     return {
@@ -199,6 +220,8 @@ def measure(size: int, batch: int, work: Path, code: Path) -> dict:
         "search_ms_p95": round(1000 * percentile(alone, 0.95), 2),
         "search_4_concurrent_ms_p50": round(1000 * statistics.median(together), 2),
         "search_4_concurrent_ms_p95": round(1000 * percentile(together, 0.95), 2),
+        "ann_recall_at_10": recall,
+        "approximate_segments": approximate,
         "disk_mb": round(disk / 2**20, 1),
         "raw_vectors_mb": round(chunks * DIMENSION * 4 / 2**20, 1),
     }
@@ -244,6 +267,8 @@ ROWS = [
     ("index search p50 / p95, ms", lambda r: f"{r['index_search_ms_p50']} / {r['index_search_ms_p95']}"),
     ("whole retrieval p50 / p95, ms", lambda r: f"{r['search_ms_p50']} / {r['search_ms_p95']}"),
     (" 4 concurrent p50 / p95, ms", lambda r: f"{r['search_4_concurrent_ms_p50']} / {r['search_4_concurrent_ms_p95']}"),
+    ("ANN recall@10 vs exact", lambda r: r.get("ann_recall_at_10") or "exact"),
+    ("  HNSW segments", lambda r: r.get("approximate_segments", 0)),
     ("disk, MB", lambda r: r["disk_mb"]),
 ]
 

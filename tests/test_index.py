@@ -14,7 +14,7 @@ import pytest
 
 from assistant.errors import IndexBusyError, IndexMismatchError, NotFoundError
 from assistant.index import IndexStore
-from assistant.index.store import MERGE_FACTOR
+from assistant.index.store import LARGEST_MERGE, MERGE_FACTOR, _merge_plan
 from assistant.index.vectors import VectorSegment
 from assistant.llm import ScriptedChatModel
 from assistant.sample import write_pdf
@@ -339,6 +339,14 @@ def test_small_segments_are_merged_and_retired_ones_removed(assistant, corpus):
     assert IndexStore(assistant.settings.index_dir).load().manifest.documents == 3 + batches
     for i in range(batches):
         assert assistant.search(f"ملاحظة رقم {i} عن الاجتماع", k=1)[0].source.endswith(f"note{i}.txt")
+
+
+def test_a_merge_never_writes_much_more_than_the_largest_merge():
+    small = {f"s{i}": (4_000, 4_000) for i in range(MERGE_FACTOR)}
+    assert sorted(_merge_plan(small)) == sorted(small)  # a full tier of small segments
+    final = LARGEST_MERGE // MERGE_FACTOR + 1
+    assert _merge_plan({f"b{i}": (final, final) for i in range(MERGE_FACTOR)}) == []  # too large to merge again
+    assert _merge_plan({"b": (3 * final, final), "c": (final, final)}) == ["b"]  # mostly tombstones: rewritten
 
 
 def test_langchain_retriever_returns_documents_with_citations(assistant, corpus):

@@ -7,6 +7,7 @@ with and without a filter, after additions and removals. The texts are Arabic an
 import numpy as np
 import pytest
 
+from assistant.index import vectors as vector_backend
 from assistant.index.docstore import SqliteDocumentStore, connect
 from assistant.index.keyword import KeywordSegment, SegmentedBm25
 from assistant.index.memory import MemoryDocumentStore, MemoryKeywordIndex, MemoryVectorIndex
@@ -39,6 +40,17 @@ def vectors_merged(ids, vectors):
     return merged
 
 
+def vectors_hnsw_saved(ids, vectors, folder):
+    """HNSW segments (a filter searched inside the graph), written and read back from disk."""
+    parts = []
+    for i in range(2):
+        segment = VectorSegment.build(ids[i::2], vectors[i::2], {}, 8)
+        segment.save(folder / str(i))
+        parts.append(VectorSegment.load(folder / str(i)))
+    assert all(part.approximate for part in parts)
+    return SegmentedVectors(8, parts)
+
+
 def keyword_pending(ids, rows):
     index = SegmentedBm25()
     index.add(ids, rows)
@@ -66,6 +78,8 @@ VECTOR_BACKENDS = {
     "faiss, pending": vectors_pending,
     "faiss, segments": vectors_in_segments,
     "faiss, merged": vectors_merged,
+    "faiss hnsw, filter in the graph": vectors_hnsw_saved,
+    "faiss hnsw, small filter exact": vectors_hnsw_saved,
 }
 KEYWORD_BACKENDS = {
     "bm25, pending": keyword_pending,
@@ -91,11 +105,15 @@ def unit_vectors(count: int, seed: int = 7) -> np.ndarray:
 
 
 @pytest.fixture(params=list(VECTOR_BACKENDS))
-def vector_pair(request):
+def vector_pair(request, monkeypatch, tmp_path):
     ids = np.arange(10, 10 + len(TEXTS), dtype=np.int64)  # ids need not start at 0 or be rows
     vectors = unit_vectors(len(TEXTS))
     reference = MemoryVectorIndex()
     reference.add(ids, vectors)
+    if "hnsw" in request.param:  # a graph over a few vectors finds the exact neighbours
+        monkeypatch.setattr(vector_backend, "APPROXIMATE_FROM", 1)
+        monkeypatch.setattr(vector_backend, "EXACT_UNDER", 100 if "exact" in request.param else 0)
+        return VECTOR_BACKENDS[request.param](ids, vectors, tmp_path), reference
     return VECTOR_BACKENDS[request.param](ids, vectors), reference
 
 
@@ -144,6 +162,26 @@ def test_removed_vectors_are_never_found_and_others_keep_their_ids(vector_pair):
     vector = unit_vectors(1, seed=3)
     backend.add(np.array([50], dtype=np.int64), vector)
     assert backend.search(vector[0], 1) == [(50, pytest.approx(1.0, abs=1e-5))]
+
+
+def test_hnsw_finds_what_exact_search_finds_and_a_small_filter_is_searched_exactly(monkeypatch):
+    monkeypatch.setattr(vector_backend, "APPROXIMATE_FROM", 1_000)
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(3_000, dtype=np.int64) * 2
+    approximate = SegmentedVectors(32, [VectorSegment.build(ids, vectors, {}, 32)])
+    assert approximate.segments[0].approximate
+    exact = MemoryVectorIndex()
+    exact.add(ids, vectors)
+    queries = rng.normal(size=(50, 32)).astype(np.float32)
+    found = [{i for i, _ in approximate.search(q, 10)} & {i for i, _ in exact.search(q, 10)} for q in queries]
+    assert sum(map(len, found)) / (10 * len(queries)) >= 0.95  # recall@10 against exact search
+    among = ids[::40]  # 75 admitted: under EXACT_UNDER, so scored exactly, whatever the graph
+    for query in queries[:10]:
+        same(approximate.search(query, 10, among), exact.search(query, 10, among))
+    approximate.remove(among[:5])
+    assert not set(among[:5].tolist()) & {i for q in queries for i, _ in approximate.search(q, 10, among)}
 
 
 @pytest.mark.parametrize(

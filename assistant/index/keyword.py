@@ -165,13 +165,12 @@ class SegmentedBm25:
         if among is not None:  # a mask on the scores: the filter never cuts a top k
             admitted = np.isin(ids, among)
             ids, scores = ids[admitted], scores[admitted]
-        unique, where = np.unique(ids, return_inverse=True)
-        totals = np.bincount(where, weights=scores)
+        totals = np.bincount(ids, weights=scores)  # by vector id: linear, where np.unique would sort
         matching = np.flatnonzero(totals > 0)
         if len(matching) > k:  # the k best without sorting every row
             matching = matching[np.argpartition(-totals[matching], k - 1)[:k]]
-        best = sorted(matching.tolist(), key=lambda p: (-totals[p], unique[p]))
-        return [(int(unique[p]), float(totals[p])) for p in best]
+        best = sorted(matching.tolist(), key=lambda i: (-totals[i], i))
+        return [(int(i), float(totals[i])) for i in best]
 
     def matched_share(self, tokens: list[str], vector_id: int) -> float:
         idf, held = {}, set()

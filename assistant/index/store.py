@@ -45,7 +45,8 @@ from assistant.types import Chunk, IndexManifest, SourceDocument
 
 # Segments of about the same size (the same power of MERGE_FACTOR) are merged once there are this many.
 MERGE_FACTOR = 8
-# A segment this large is not merged again: a merge rewrites at most this many chunks.
+# A merge writes at most about this many chunks: a segment of more than its MERGE_FACTOR-th part
+# is not merged again (only rewritten alone once mostly tombstones).
 LARGEST_MERGE = 262_144
 # A segment with less than this share of its rows live is rewritten with the next merge, or alone.
 LEAST_LIVE_SHARE = 0.7
@@ -301,7 +302,7 @@ def _merge_plan(sizes: dict[str, tuple[int, int]]) -> list[str]:
     """
     tiers: dict[int, list[str]] = {}
     for name, (_, live) in sizes.items():
-        if live < LARGEST_MERGE:
+        if live < LARGEST_MERGE // MERGE_FACTOR:
             tiers.setdefault(int(math.log(max(live, 1), MERGE_FACTOR)), []).append(name)
     merge = next((names for _, names in sorted(tiers.items()) if len(names) >= MERGE_FACTOR), [])
     stale = [name for name, (rows, live) in sizes.items() if rows and live < LEAST_LIVE_SHARE * rows]

@@ -1,12 +1,15 @@
-"""Dense search: FAISS, exact inner product over unit vectors, kept in immutable segments.
+"""Dense search: FAISS, inner product over unit vectors, kept in immutable segments.
 
 An update adds one segment for what it adds and tombstones for what it removes, so its cost
 follows the change, not the collection (Lucene's design, as in tantivy and Milvus); a search
 runs over every live segment, skipping the tombstones inside FAISS (an IDSelector), as it does
-for a filter. Each segment also keeps the window vectors of its chunks.
+for a filter. A small segment is searched exactly; a large one (a merge of many small ones)
+through an HNSW graph. Each segment also keeps the window vectors of its chunks, memory-mapped,
+so an open index holds in memory only the windows that answers read.
 """
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -14,15 +17,66 @@ import numpy as np
 from assistant.extractive import WINDOWS_VERSION
 from assistant.index.base import Scored
 
+# A segment this large is searched approximately, by an HNSW graph; smaller ones exactly. HNSW
+# over IVF: it needs no training data (a segment is built from whatever a merge holds), adds its
+# graph (M 32: 256 bytes a vector) to the vectors, and its recall does not hang on a probe count
+# tuned to each segment's size. benchmarks/scale.py reports its recall@10 against exact search.
+APPROXIMATE_FROM = 50_000
+HNSW_NEIGHBOURS = 32
+HNSW_BUILD_DEPTH = 64  # efConstruction
+HNSW_SEARCH_DEPTH = 96  # efSearch: the candidates a search keeps, at least k
+# A filter admitting fewer vectors than this in an HNSW segment is searched exactly over them:
+# the graph walk loses recall when most nodes are filtered out, and scoring a few is cheap.
+EXACT_UNDER = 20_000
+
+
+class Windows:
+    """Each chunk's window vectors: rows grouped by vector id, ascending; memory-mapped once saved."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.ids = ids  # the vector id of each row
+        self.vectors = vectors
+
+    @classmethod
+    def of(cls, windows: dict[int, np.ndarray], dimension: int) -> "Windows":
+        ids = sorted(windows)
+        return cls(
+            np.repeat(np.array(ids, dtype=np.int64), [len(windows[i]) for i in ids]),
+            np.concatenate([windows[i] for i in ids]).astype(np.float32)
+            if ids
+            else np.zeros((0, dimension), dtype=np.float32),
+        )
+
+    def get(self, vector_id: int) -> np.ndarray | None:
+        first, last = np.searchsorted(self.ids, [vector_id, vector_id + 1])
+        return None if first == last else np.array(self.vectors[first:last])
+
+    def subset(self, ids: np.ndarray) -> dict[int, np.ndarray]:
+        rows = np.isin(self.ids, ids)
+        return load_windows_arrays(np.asarray(self.ids[rows]), np.asarray(self.vectors[rows]))
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "window_ids.npy", self.ids)
+        np.save(directory / "window_vectors.npy", self.vectors)
+        (directory / "window_rules.txt").write_text(WINDOWS_VERSION, encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, dimension: int) -> "Windows":
+        """The saved windows, or none if they were cut by other window rules (they are then embedded anew)."""
+        if (directory / "window_rules.txt").read_text(encoding="utf-8") != WINDOWS_VERSION:
+            return cls.of({}, dimension)
+        return cls(*(np.load(directory / f"window_{name}.npy", mmap_mode="r") for name in ("ids", "vectors")))
+
 
 class VectorSegment:
-    """One immutable run of vectors: FAISS with ids, and each id's window vectors."""
+    """One immutable run of vectors: FAISS with ids (flat, or HNSW when large), and their window vectors."""
 
-    def __init__(self, index: faiss.Index, windows: dict[int, np.ndarray]) -> None:
+    def __init__(self, index: faiss.Index, windows: Windows) -> None:
         self.index = index
         self.windows = windows
         stored = faiss.vector_to_array(index.id_map) if index.ntotal else np.zeros(0, dtype=np.int64)  # type: ignore[attr-defined]
         self.ids = np.sort(stored)
+        self.approximate = isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW)  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -31,40 +85,68 @@ class VectorSegment:
     def build(
         cls, ids: np.ndarray, vectors: np.ndarray, windows: dict[int, np.ndarray], dimension: int
     ) -> "VectorSegment":
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        inner: faiss.Index
+        if len(ids) >= APPROXIMATE_FROM:
+            inner = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_BUILD_DEPTH
+        else:
+            inner = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIDMap2(inner)
         if len(ids):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
-        return cls(index, {int(i): windows[int(i)] for i in ids.tolist() if int(i) in windows})
+        kept = {int(i): windows[int(i)] for i in ids.tolist() if int(i) in windows}
+        return cls(index, Windows.of(kept, dimension))
 
     def live(self, deleted: np.ndarray) -> np.ndarray:
         return self.ids[~np.isin(self.ids, deleted)]
 
+    def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored:
+        """The k best of this segment's vectors: of the admitted ids (None: all), never the deleted."""
+        if admitted is not None and self.approximate:
+            admitted = np.intersect1d(admitted, self.ids)
+            if len(admitted) < EXACT_UNDER:
+                return self._exact(query, k, admitted)
+        params: Any = faiss.SearchParameters()
+        if self.approximate:
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+            params.efSearch = max(HNSW_SEARCH_DEPTH, k)
+        if admitted is not None:  # searched inside FAISS: IndexIDMap hands the selector the stored ids
+            params.sel = faiss.IDSelectorBatch(admitted)
+        elif len(deleted):
+            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted))
+        scores, ids = self.index.search(query, min(k, len(self)), params=params)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def _exact(self, query: np.ndarray, k: int, admitted: np.ndarray) -> Scored:
+        if not len(admitted):
+            return []
+        scores = self.index.reconstruct_batch(admitted) @ query[0]
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(int(admitted[p]), float(scores[p])) for p in best]
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / "vectors.faiss"))
-        ids = sorted(self.windows)
-        np.savez(
-            directory / "windows.npz",
-            version=np.array(WINDOWS_VERSION),
-            ids=np.repeat(np.array(ids, dtype=np.int64), [len(self.windows[i]) for i in ids]),
-            vectors=np.concatenate([self.windows[i] for i in ids]).astype(np.float32)
-            if ids
-            else np.zeros((0, self.index.d), dtype=np.float32),
-        )
+        self.windows.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> "VectorSegment":
-        return cls(faiss.read_index(str(directory / "vectors.faiss")), load_windows(directory / "windows.npz"))
+        index = faiss.read_index(str(directory / "vectors.faiss"))
+        return cls(index, Windows.load(directory, index.d))
 
 
 def load_windows(path: Path) -> dict[int, np.ndarray]:
-    """Window vectors by vector id; none if the file is absent or was cut by other window rules."""
+    """Window vectors by vector id from an index of format 1 (windows.npz); none if cut by other rules."""
     if not path.exists():
         return {}
     with np.load(path, allow_pickle=False) as stored:
         if str(stored["version"]) != WINDOWS_VERSION:
             return {}
-        ids, vectors = stored["ids"], stored["vectors"]
+        return load_windows_arrays(stored["ids"], stored["vectors"])
+
+
+def load_windows_arrays(ids: np.ndarray, vectors: np.ndarray) -> dict[int, np.ndarray]:
+    """Rows grouped by vector id (ascending) as a dict of each id's rows."""
     if not len(ids):
         return {}
     bounds = np.flatnonzero(np.diff(ids)) + 1
@@ -129,22 +211,17 @@ class SegmentedVectors:
         if k <= 0 or (among is not None and not len(among)):
             return []
         query = query.reshape(1, -1).astype(np.float32)
-        params = faiss.SearchParameters()
-        if among is not None:  # searched inside FAISS: IndexIDMap hands the selector the stored ids
-            params.sel = faiss.IDSelectorBatch(np.setdiff1d(among.astype(np.int64), self.deleted))
-        elif len(self.deleted):
-            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.deleted))
+        admitted = None if among is None else np.setdiff1d(among.astype(np.int64), self.deleted)
         found: Scored = []
         for segment in self._searched():
             if len(segment):
-                scores, ids = segment.index.search(query, min(k, len(segment)), params=params)
-                found += [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+                found += segment.search(query, k, admitted, self.deleted)
         return sorted(found, key=lambda item: (-item[1], item[0]))[:k]
 
     def window_vectors(self, vector_id: int) -> np.ndarray | None:
         for segment in self._searched():
-            if vector_id in segment.windows:
-                return segment.windows[vector_id]
+            if (found := segment.windows.get(vector_id)) is not None:
+                return found
         return None
 
     def merged(self, segments: list[VectorSegment]) -> VectorSegment:
@@ -154,5 +231,5 @@ class SegmentedVectors:
             [s.index.reconstruct_batch(s.live(self.deleted)) for s in segments if len(s.live(self.deleted))]
             or [np.zeros((0, self.dimension), dtype=np.float32)]
         )
-        windows = {i: s.windows[i] for s in segments for i in s.live(self.deleted).tolist() if i in s.windows}
+        windows = {i: rows for s in segments for i, rows in s.windows.subset(s.live(self.deleted)).items()}
         return VectorSegment.build(ids, vectors, windows, self.dimension)
