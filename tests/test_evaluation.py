@@ -10,6 +10,8 @@ from assistant.evaluation import run_evaluation
 from assistant.service import Assistant
 from tests.conftest import FOOTBALL_AR
 
+ON_EVERY_VECTOR_STORE = True  # every test here that builds an index runs on FAISS and on milvus-lite
+
 
 def question(qid, lang, text, gold):
     return {"id": qid, "lang": lang, "question": text, "gold_docs": gold, "answerable": bool(gold)}

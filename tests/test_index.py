@@ -13,13 +13,16 @@ import time
 import pytest
 
 from assistant.errors import IndexBusyError, IndexMismatchError, NotFoundError
-from assistant.index import IndexStore
+from assistant.index import IndexStore, milvus
+from assistant.index.milvus import MilvusVectorSegment
 from assistant.index.store import LARGEST_MERGE, MERGE_FACTOR, _merge_plan
 from assistant.index.vectors import VectorSegment
 from assistant.llm import ScriptedChatModel
 from assistant.sample import write_pdf
 from assistant.service import Assistant
 from assistant.settings import Settings
+
+ON_EVERY_VECTOR_STORE = True  # every test here that builds an index runs on FAISS and on milvus-lite
 
 
 def sources(report_list):
@@ -229,7 +232,7 @@ def test_a_file_that_turns_corrupt_keeps_its_indexed_version(assistant, corpus):
     assert assistant.search("وزراء الخارجية في الدوحة", k=1)[0].source.endswith("report.pdf")
 
 
-def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monkeypatch):
+def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monkeypatch, settings):
     assistant.ingest([corpus])
     before = {d.doc_id for d in assistant.snapshot().documents()}
     (corpus / "new.txt").write_text("وثيقة جديدة عن مؤتمر بغداد", encoding="utf-8")
@@ -245,10 +248,11 @@ def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monke
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("simulated Ctrl-C")
 
+    segment = MilvusVectorSegment if settings.vector_store != "faiss" else VectorSegment
     steps = {
-        "writing the segment": (VectorSegment, "save", crash),
+        "writing the segment": (segment, "save", crash),
         "naming the segment's folder": (store_module.os, "rename", crash),
-        "before the switch": (IndexStore, "_switch", crash),
+        "before the switch": (IndexStore, "_switch", crash),  # with Milvus: after its partition is filled
         "during the switch": (IndexStore, "_switch", half_switched),
     }
     for step, (owner, name, replacement) in steps.items():
@@ -264,6 +268,12 @@ def test_index_survives_a_crash_at_any_step_of_a_commit(assistant, corpus, monke
     assert sources(report.added) == ["new.txt"]
     segments = assistant.settings.index_dir / "segments"
     assert len(list(segments.iterdir())) == 2  # the first batch's and this one's: no leftovers
+    if settings.vector_store != "faiss":  # nor partitions that no segment names
+        pointers = [milvus._read_pointer(folder) for folder in segments.iterdir()]
+        location = pointers[0][0]
+        assert sorted(milvus._client(location).list_partitions(location.collection)) == sorted(
+            ["_default", *(partition for _, partition, _ in pointers)]
+        )
     assert Assistant(assistant.settings).search("مؤتمر بغداد", k=1)[0].source.endswith("new.txt")
 
 

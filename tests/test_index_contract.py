@@ -4,6 +4,8 @@ Each backend must give the reference's results: the same ids, the same order, th
 with and without a filter, after additions and removals. The texts are Arabic and English.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,11 @@ from assistant.index import vectors as vector_backend
 from assistant.index.docstore import SqliteDocumentStore, connect
 from assistant.index.keyword import KeywordSegment, SegmentedBm25
 from assistant.index.memory import MemoryDocumentStore, MemoryKeywordIndex, MemoryVectorIndex
+from assistant.index.milvus import MilvusLocation, MilvusVectorSegment
 from assistant.index.vectors import SegmentedVectors, VectorSegment
 from assistant.textnorm import tokenize
 from assistant.types import Chunk, PageInfo, SearchFilter, SourceDocument
+from tests.conftest import release_milvus_lite
 
 
 def vectors_pending(ids, vectors):
@@ -51,6 +55,31 @@ def vectors_hnsw_saved(ids, vectors, folder):
     return SegmentedVectors(8, parts)
 
 
+def vectors_in_milvus(ids, vectors, folder):
+    """Segments whose vectors are milvus-lite partitions, saved and read back, and one pending."""
+    build = partial(MilvusVectorSegment.build, MilvusLocation(str(folder / "vectors.db")))
+    parts = []
+    for i in range(2):
+        build(ids[i:-2:2], vectors[i:-2:2], {}, 8).save(folder / str(i))
+        parts.append(MilvusVectorSegment.load(folder / str(i)))
+    index = SegmentedVectors(8, parts, build=build)
+    index.add(ids[-2:], vectors[-2:])
+    return index
+
+
+def vectors_merged_in_milvus(ids, vectors, folder):
+    """A FAISS segment and a Milvus one merged into a Milvus partition, after a removal and a re-add."""
+    build = partial(MilvusVectorSegment.build, MilvusLocation(str(folder / "vectors.db")))
+    build(ids[1::2], vectors[1::2], {}, 8).save(folder / "milvus")
+    parts = [VectorSegment.build(ids[::2], vectors[::2], {}, 8), MilvusVectorSegment.load(folder / "milvus")]
+    index = SegmentedVectors(8, parts, build=build)
+    index.remove(ids[:2])
+    index.merged(parts).save(folder / "merged")
+    merged = SegmentedVectors(8, [MilvusVectorSegment.load(folder / "merged")], build=build)
+    merged.add(ids[:2], vectors[:2])
+    return merged
+
+
 def keyword_pending(ids, rows):
     index = SegmentedBm25()
     index.add(ids, rows)
@@ -80,6 +109,8 @@ VECTOR_BACKENDS = {
     "faiss, merged": vectors_merged,
     "faiss hnsw, filter in the graph": vectors_hnsw_saved,
     "faiss hnsw, small filter exact": vectors_hnsw_saved,
+    "milvus-lite, partitions": vectors_in_milvus,
+    "milvus-lite, merged": vectors_merged_in_milvus,
 }
 KEYWORD_BACKENDS = {
     "bm25, pending": keyword_pending,
@@ -113,8 +144,12 @@ def vector_pair(request, monkeypatch, tmp_path):
     if "hnsw" in request.param:  # a graph over a few vectors finds the exact neighbours
         monkeypatch.setattr(vector_backend, "APPROXIMATE_FROM", 1)
         monkeypatch.setattr(vector_backend, "EXACT_UNDER", 100 if "exact" in request.param else 0)
-        return VECTOR_BACKENDS[request.param](ids, vectors, tmp_path), reference
-    return VECTOR_BACKENDS[request.param](ids, vectors), reference
+        yield VECTOR_BACKENDS[request.param](ids, vectors, tmp_path), reference
+    elif "milvus" in request.param:
+        yield VECTOR_BACKENDS[request.param](ids, vectors, tmp_path), reference
+        release_milvus_lite(tmp_path / "vectors.db")
+    else:
+        yield VECTOR_BACKENDS[request.param](ids, vectors), reference
 
 
 @pytest.fixture(params=list(KEYWORD_BACKENDS))

@@ -19,6 +19,8 @@ from assistant.ui import Handlers, _safe_name, build_ui, render_answer
 from assistant.users import UserStore
 from tests.conftest import KUWAIT_AR
 
+ON_EVERY_VECTOR_STORE = True  # every test here that builds an index runs on FAISS and on milvus-lite
+
 PASSWORD = "correct horse battery"
 
 

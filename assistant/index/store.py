@@ -17,8 +17,10 @@ generation later, as readers of the previous generation may still search it.
 The writer says who it is in write.lock.owner, so that one kept waiting can be told.
 """
 
+import dataclasses
 import getpass
 import json
+import logging
 import math
 import os
 import shutil
@@ -30,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import faiss
@@ -37,10 +40,12 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from assistant.errors import IndexBusyError, NotFoundError
+from assistant.index import milvus
 from assistant.index.docstore import SqliteDocumentStore, connect
 from assistant.index.keyword import KeywordSegment, SegmentedBm25
+from assistant.index.milvus import MilvusLocation, MilvusVectorSegment
 from assistant.index.snapshot import FORMAT_VERSION, Snapshot
-from assistant.index.vectors import SegmentedVectors, VectorSegment, load_windows
+from assistant.index.vectors import DenseSegment, SegmentBuilder, SegmentedVectors, VectorSegment, load_windows
 from assistant.types import Chunk, IndexManifest, SourceDocument
 
 # Segments of about the same size (the same power of MERGE_FACTOR) are merged once there are this many.
@@ -51,13 +56,17 @@ LARGEST_MERGE = 262_144
 # A segment with less than this share of its rows live is rewritten with the next merge, or alone.
 LEAST_LIVE_SHARE = 0.7
 
-_LOADED: dict[Path, tuple[VectorSegment, KeywordSegment]] = {}  # segments are immutable: read once
+log = logging.getLogger(__name__)
+
+_LOADED: dict[Path, tuple[DenseSegment, KeywordSegment]] = {}  # segments are immutable: read once
 _LOADING = threading.Lock()
 
 
 class IndexStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, vector_store: MilvusLocation | None = None) -> None:
+        """An index directory; its new segments keep their vectors in FAISS files, or in vector_store."""
         self.directory = Path(directory)
+        self._vector_store = vector_store
         self.database = self.directory / "index.sqlite"
         self._segments = self.directory / "segments"
         self._owner = self.directory / "write.lock.owner"
@@ -103,10 +112,28 @@ class IndexStore:
         assert self._holding, "writable() needs the write lock (IndexStore.writing)"
         self._segments.mkdir(parents=True, exist_ok=True)
         self._writer = connect(self.database, create=True)
+        build: SegmentBuilder = VectorSegment.build
+        if (location := self._milvus_collection(self._writer)) is not None:
+            build = partial(MilvusVectorSegment.build, location)
         self._writer.execute("BEGIN IMMEDIATE")
-        return self._snapshot(self._writer, fresh)
+        return self._snapshot(self._writer, fresh, build)
 
-    def _snapshot(self, connection: sqlite3.Connection, fresh: IndexManifest | None) -> Snapshot:
+    def _milvus_collection(self, connection: sqlite3.Connection) -> MilvusLocation | None:
+        """This index's own Milvus collection (the setting's name and the index's id), if it uses Milvus.
+
+        Its own, so that indexes sharing a server or a milvus-lite file (an evaluation's beside the
+        live one) never sweep each other's partitions. The id is committed on its own, at once: a
+        partition is never created under an id a rollback could forget.
+        """
+        if self._vector_store is None:
+            return None
+        connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],))
+        (index_id,) = connection.execute("SELECT value FROM meta WHERE key = 'index_id'").fetchone()
+        return dataclasses.replace(self._vector_store, collection=f"{self._vector_store.collection}_{index_id}")
+
+    def _snapshot(
+        self, connection: sqlite3.Connection, fresh: IndexManifest | None, build: SegmentBuilder = VectorSegment.build
+    ) -> Snapshot:
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         if "generation" not in meta:
             assert fresh is not None
@@ -117,18 +144,20 @@ class IndexStore:
             names = [name for (name,) in connection.execute(_LIVE_SEGMENTS)]
             deleted = np.array([i for (i,) in connection.execute("SELECT vector_id FROM deleted")], dtype=np.int64)
         loaded = self._load_segments(names)
-        vectors = SegmentedVectors(manifest.dimension, [v for v, _ in loaded], deleted)
+        vectors = SegmentedVectors(manifest.dimension, [v for v, _ in loaded], deleted, build)
         keyword = SegmentedBm25([k for _, k in loaded], deleted)
         snapshot = Snapshot(manifest, SqliteDocumentStore(connection), vectors, keyword, generation)
         snapshot.segment_names = names
         return snapshot
 
-    def _load_segments(self, names: list[str]) -> list[tuple[VectorSegment, KeywordSegment]]:
+    def _load_segments(self, names: list[str]) -> list[tuple[DenseSegment, KeywordSegment]]:
         with _LOADING:
             folders = [self._segments / name for name in names]
             for folder in folders:
                 if folder not in _LOADED:
-                    _LOADED[folder] = (VectorSegment.load(folder), KeywordSegment.load(folder))
+                    # Each segment says where its vectors are: indexes can move from FAISS to Milvus by merges.
+                    vectors = MilvusVectorSegment.load if milvus.is_milvus_segment(folder) else VectorSegment.load
+                    _LOADED[folder] = (vectors(folder), KeywordSegment.load(folder))
             return [_LOADED[folder] for folder in folders]
 
     @contextmanager
@@ -194,7 +223,7 @@ class IndexStore:
         self._remove_retired(number)
         return snapshot.generation
 
-    def _write_segment(self, name: str, vectors: VectorSegment, keyword: KeywordSegment) -> None:
+    def _write_segment(self, name: str, vectors: DenseSegment, keyword: KeywordSegment) -> None:
         unfinished = self._segments / f".unfinished-{name}"
         vectors.save(unfinished)
         keyword.save(unfinished)
@@ -227,19 +256,23 @@ class IndexStore:
         assert self._writer is not None
         gone = [n for (n,) in self._writer.execute("SELECT name FROM segments WHERE retired_at < ?", (number,))]
         for name in gone:
-            shutil.rmtree(self._segments / name, ignore_errors=True)
+            _remove_segment(self._segments / name)
             _LOADED.pop(self._segments / name, None)
         self._writer.executemany("DELETE FROM segments WHERE name = ?", [(name,) for name in gone])
 
     def _remove_unnamed_segments(self) -> None:
         """Segments a crashed writer left: written, never named live (only the lock holder calls this)."""
-        if not self._segments.exists() or not self.database.exists():
+        if not self.database.exists():
             return
         with closing(connect(self.database, create=True)) as connection:
             named = {name for (name,) in connection.execute("SELECT name FROM segments")}
-        for folder in self._segments.iterdir():
+            location = self._milvus_collection(connection)
+        folders = sorted(self._segments.iterdir()) if self._segments.exists() else []
+        for folder in folders:
             if folder.name not in named:
-                shutil.rmtree(folder, ignore_errors=True)
+                _remove_segment(folder)
+        if location is not None:  # partitions created before a folder named them
+            milvus.sweep(location, [folder for folder in folders if folder.exists()])
 
     def write_beside(self, path: Path, text: str) -> None:
         """Replace a small file of the index directory atomically."""
@@ -293,6 +326,16 @@ class IndexStore:
 
 
 _LIVE_SEGMENTS = "SELECT name FROM segments WHERE retired_at IS NULL ORDER BY name"
+
+
+def _remove_segment(folder: Path) -> None:
+    """Delete a segment's folder, and its Milvus partition first if it has one."""
+    try:
+        milvus.discard(folder)
+    except Exception as error:  # Milvus out of reach: keep the folder, so the next writer tries again
+        log.warning("could not drop the Milvus partition of segment %s (%s); will retry", folder.name, error)
+        return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _merge_plan(sizes: dict[str, tuple[int, int]]) -> list[str]:

@@ -8,8 +8,9 @@ through an HNSW graph. Each segment also keeps the window vectors of its chunks,
 so an open index holds in memory only the windows that answers read.
 """
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -68,6 +69,28 @@ class Windows:
         return cls(*(np.load(directory / f"window_{name}.npy", mmap_mode="r") for name in ("ids", "vectors")))
 
 
+class DenseSegment(Protocol):
+    """What a search, a merge and the store need of a segment's vectors, wherever they are kept."""
+
+    ids: np.ndarray  # ascending
+    windows: Windows
+    approximate: bool
+
+    def __len__(self) -> int: ...
+
+    def live(self, deleted: np.ndarray) -> np.ndarray: ...
+
+    def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored: ...
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+# Builds a segment from (ids, vectors, windows by id, dimension): FAISS here, or a Milvus partition.
+SegmentBuilder = Callable[[np.ndarray, np.ndarray, dict[int, np.ndarray], int], DenseSegment]
+
+
 class VectorSegment:
     """One immutable run of vectors: FAISS with ids (flat, or HNSW when large), and their window vectors."""
 
@@ -120,9 +143,13 @@ class VectorSegment:
     def _exact(self, query: np.ndarray, k: int, admitted: np.ndarray) -> Scored:
         if not len(admitted):
             return []
-        scores = self.index.reconstruct_batch(admitted) @ query[0]
+        scores = self.vectors_of(admitted) @ query[0]
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(admitted[p]), float(scores[p])) for p in best]
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids, in their order."""
+        return self.index.reconstruct_batch(ids)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -160,14 +187,21 @@ class SegmentedVectors:
     seals them into a new segment at commit.
     """
 
-    def __init__(self, dimension: int, segments: list[VectorSegment] | None = None, deleted: np.ndarray | None = None):
+    def __init__(
+        self,
+        dimension: int,
+        segments: list[DenseSegment] | None = None,
+        deleted: np.ndarray | None = None,
+        build: SegmentBuilder = VectorSegment.build,
+    ):
         self.dimension = dimension
         self.segments = segments or []
+        self.build = build  # how its new segments are made: FAISS, or a Milvus collection's partitions
         self.deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.unique(deleted.astype(np.int64))
         self._pending_ids: list[np.ndarray] = []
         self._pending_vectors: list[np.ndarray] = []
         self._pending_windows: dict[int, np.ndarray] = {}
-        self._pending: VectorSegment | None = None
+        self._pending: DenseSegment | None = None
         self._count = sum(len(s.live(self.deleted)) for s in self.segments)
 
     def __len__(self) -> int:
@@ -194,16 +228,14 @@ class SegmentedVectors:
         self._count -= int(np.isin(ids, pending).sum()) + sum(int(np.isin(sealed, s.ids).sum()) for s in self.segments)
         self.deleted = np.union1d(self.deleted, sealed)
 
-    def pending(self) -> VectorSegment | None:
+    def pending(self) -> DenseSegment | None:
         """What a writer added, as the segment it will be sealed as; None when nothing was added."""
         if self._pending is None and self._pending_ids:
-            ids = np.concatenate(self._pending_ids)
-            self._pending = VectorSegment.build(
-                ids, np.concatenate(self._pending_vectors), self._pending_windows, self.dimension
-            )
+            ids, vectors = np.concatenate(self._pending_ids), np.concatenate(self._pending_vectors)
+            self._pending = self.build(ids, vectors, self._pending_windows, self.dimension)
         return self._pending
 
-    def _searched(self) -> list[VectorSegment]:
+    def _searched(self) -> list[DenseSegment]:
         pending = self.pending()
         return [*self.segments, pending] if pending else self.segments
 
@@ -224,12 +256,12 @@ class SegmentedVectors:
                 return found
         return None
 
-    def merged(self, segments: list[VectorSegment]) -> VectorSegment:
-        """One segment holding the live vectors of several."""
+    def merged(self, segments: list[DenseSegment]) -> DenseSegment:
+        """One segment holding the live vectors of several (where this index builds its new ones)."""
         ids = np.concatenate([s.live(self.deleted) for s in segments])
         vectors = np.concatenate(
-            [s.index.reconstruct_batch(s.live(self.deleted)) for s in segments if len(s.live(self.deleted))]
+            [s.vectors_of(s.live(self.deleted)) for s in segments if len(s.live(self.deleted))]
             or [np.zeros((0, self.dimension), dtype=np.float32)]
         )
         windows = {i: rows for s in segments for i, rows in s.windows.subset(s.live(self.deleted)).items()}
-        return VectorSegment.build(ids, vectors, windows, self.dimension)
+        return self.build(ids, vectors, windows, self.dimension)
