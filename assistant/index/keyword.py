@@ -84,8 +84,9 @@ class KeywordSegment:
 
     @classmethod
     def load(cls, directory: Path) -> "KeywordSegment":
-        # Memory-mapped: a search reads the postings of its own tokens only.
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+        # Memory-mapped: a search reads the postings of its own tokens only. Plain arrays over the
+        # mapping (np.asarray), as np.memmap's Python-level indexing was 40% of a keyword search.
+        arrays = {name: np.asarray(np.load(directory / f"{name}.npy", mmap_mode="r")) for name in _ARRAYS}
         return cls(vocab=json.loads((directory / "vocab.json").read_text(encoding="utf-8")), **arrays)
 
 

@@ -66,7 +66,8 @@ class Windows:
         """The saved windows, or none if they were cut by other window rules (they are then embedded anew)."""
         if (directory / "window_rules.txt").read_text(encoding="utf-8") != WINDOWS_VERSION:
             return cls.of({}, dimension)
-        return cls(*(np.load(directory / f"window_{name}.npy", mmap_mode="r") for name in ("ids", "vectors")))
+        mapped = (np.asarray(np.load(directory / f"window_{name}.npy", mmap_mode="r")) for name in ("ids", "vectors"))
+        return cls(*mapped)  # plain arrays over the mapping: np.memmap indexes slowly, in Python
 
 
 class DenseSegment(Protocol):
