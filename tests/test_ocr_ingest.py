@@ -62,12 +62,13 @@ def test_a_scanned_pdf_and_a_scan_with_only_a_footer_text_layer_are_read_by_ocr(
     seen = []
     report = assistant.ingest([folder], progress=lambda done, total, item: seen.append((done, total, item)))
     assert not report.failed
-    # Pages are reported as the child process reads them, each file's before the file is done.
+    # Pages are reported as the child process reads them, each file's before the file is done; a file
+    # is done once its group of documents is embedded and added, so both are read before either is done.
     assert seen == [
         (0, 2, "circular.pdf: OCR, page 1 of 1"),
-        (1, 2, str(folder / "circular.pdf")),
         (1, 2, "scan.pdf: OCR, page 1 of 2"),
         (1, 2, "scan.pdf: OCR, page 2 of 2"),
+        (1, 2, str(folder / "circular.pdf")),
         (2, 2, str(folder / "scan.pdf")),
     ]
     documents = {d.source.rsplit("/", 1)[-1]: d for d in assistant.info().documents}

@@ -149,7 +149,7 @@ def test_passages_read_by_ocr_are_marked_with_the_engines_confidence(assistant):
     document = to_source_document(Extracted("pdf", pages), "/law.pdf", "ab" * 32, "2026-12-01T00:00:00+00:00")
     with assistant.store.writing():
         snapshot = assistant._writable_snapshot()
-        assistant._put(snapshot, document, IngestReport())
+        assistant._put(snapshot, document, IngestReport(), {})
         assistant.store.commit(snapshot)
     hits = assistant.search("الجريدة الرسمية", k=10)
     assert {hit.ocr_confidence for hit in hits if hit.page_start == hit.page_end == 2} == {0.81}
