@@ -35,7 +35,6 @@ class EmbeddingCache:
         self.path = directory / f"{slug}-{embedder.dimension}.sqlite"
         self._lock = threading.Lock()
         self._connection = self._open()
-        self.hits = self.misses = 0  # distinct texts found and texts stored, since it was opened
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -69,7 +68,6 @@ class EmbeddingCache:
                 query = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})"
                 for key, vector in self._connection.execute(query, batch):
                     found[by_key[key]] = np.frombuffer(vector, dtype=np.float32)
-        self.hits += len(found)
         return found
 
     def store(self, texts: list[str], vectors: np.ndarray) -> None:
@@ -77,7 +75,6 @@ class EmbeddingCache:
         rows = [(_key(text), vector.astype(np.float32).tobytes()) for text, vector in zip(texts, vectors, strict=True)]
         with self._lock, self._connection:
             self._connection.executemany("INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)", rows)
-        self.misses += len(texts)
 
 
 def _key(text: str) -> bytes:

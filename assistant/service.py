@@ -397,11 +397,11 @@ class Assistant:
     ) -> None:
         """Chunk, embed and add one new document; what it addresses to an AI is withheld and reported.
 
-        The rules judge the text first. The classifier then reads the vectors of the windows, which
-        are embedded anyway; a document in which it finds more is cut and embedded again around that.
-        Vectors in known (embedded ahead, by text) are not embedded again.
+        The rules have judged its text (hostile.checked, when it was handed in). The classifier then
+        reads the vectors of the windows, which are embedded anyway; a document in which it finds more
+        is cut and embedded again around that. Vectors in known (embedded ahead, by text) are not
+        embedded again.
         """
-        document = hostile.checked(document)
         embedded = self._embedded(document, snapshot, known)
         classifier = hostile.classifier_for(self.embedder.model)
         if classifier:
@@ -532,8 +532,9 @@ class _EmbeddedAhead:
         self._running: tuple[list[tuple[SourceDocument, Callable[[], None]]], list[str], dict, Pending] | None = None
 
     def add(self, document: SourceDocument, then: Callable[[], None]) -> None:
-        """Embed and add a document; then() once it is added."""
-        _, texts, _, window_texts = _cut(hostile.checked(document), self._snapshot)
+        """Embed and add a document, its text judged by the rules first; then() once it is added."""
+        document = hostile.checked(document)
+        _, texts, _, window_texts = _cut(document, self._snapshot)
         self._filling.append((document, then))
         self._texts.update(dict.fromkeys([*texts, *(window for chunk in window_texts for window in chunk)]))
         if len(self._texts) >= GROUP_PASSAGES:

@@ -140,6 +140,7 @@ def test_empty_question_and_empty_index_give_no_hits(settings):
 
 
 def test_passages_read_by_ocr_are_marked_with_the_engines_confidence(assistant):
+    from assistant import hostile
     from assistant.loaders import Extracted, ExtractedPage, to_source_document
     from assistant.types import OCR_ENGINE, IngestReport
 
@@ -149,7 +150,7 @@ def test_passages_read_by_ocr_are_marked_with_the_engines_confidence(assistant):
     document = to_source_document(Extracted("pdf", pages), "/law.pdf", "ab" * 32, "2026-12-01T00:00:00+00:00")
     with assistant.store.writing():
         snapshot = assistant._writable_snapshot()
-        assistant._put(snapshot, document, IngestReport(), {})
+        assistant._put(snapshot, hostile.checked(document), IngestReport(), {})
         assistant.store.commit(snapshot)
     hits = assistant.search("الجريدة الرسمية", k=10)
     assert {hit.ocr_confidence for hit in hits if hit.page_start == hit.page_end == 2} == {0.81}
