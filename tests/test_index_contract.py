@@ -339,3 +339,14 @@ def test_a_deleted_document_takes_its_chunks_with_it(store):
     assert store.admitted(SearchFilter()).tolist() == [0, 1, 4]
     assert store.chunk_at(4).doc_id == "undated"
     assert len(store) == 2
+
+
+@pytest.mark.parametrize("table", ["documents", "locations", "collections", "chunks"])
+def test_what_a_write_looks_up_by_document_is_found_through_an_index_not_a_scan(table):
+    """Putting, replacing and deleting a document find its rows by doc_id: a scan of the table
+    there made every added document cost more than the last (a batch build grew quadratically)."""
+    connection = connect(":memory:", create=True)
+    plan = connection.execute(f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE doc_id = ?", ("kuwait",)).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "INDEX" in details, details
+    assert not details.startswith("SCAN"), details

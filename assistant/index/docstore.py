@@ -22,6 +22,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (doc_id TEXT PRIMARY KEY, date TEXT, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS collections (name TEXT NOT NULL, doc_id TEXT NOT NULL, PRIMARY KEY (name, doc_id));
+CREATE INDEX IF NOT EXISTS collections_of ON collections (doc_id);
 CREATE TABLE IF NOT EXISTS locations (path TEXT PRIMARY KEY, doc_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS locations_of ON locations (doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
