@@ -159,7 +159,9 @@ class VectorSegment:
 
     @classmethod
     def load(cls, directory: Path) -> "VectorSegment":
-        index = faiss.read_index(str(directory / "vectors.faiss"))
+        # Mapped in place, not read: opening costs no time or memory for vectors no search touches,
+        # and the app's workers share one copy in the page cache. Segments are never changed.
+        index = faiss.read_index(str(directory / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
         return cls(index, Windows.load(directory, index.d))
 
 
