@@ -331,6 +331,7 @@ def test_a_replaced_document_keeps_its_chunks(store):
 
 
 def test_a_deleted_document_takes_its_chunks_with_it(store):
+    assert len(store) == 3
     gone = store.delete("budget")
     assert [c.vector_id for c in gone] == [2, 3]
     assert store.document("budget") is None
@@ -350,3 +351,18 @@ def test_what_a_write_looks_up_by_document_is_found_through_an_index_not_a_scan(
     details = " ".join(str(row[-1]) for row in plan)
     assert "INDEX" in details, details
     assert not details.startswith("SCAN"), details
+
+
+def test_a_writer_adding_documents_does_not_count_the_table_again():
+    """count(*) scans every row: asked after each added document, it made a batch build quadratic."""
+    store = SqliteDocumentStore(connect(":memory:", create=True))
+    statements: list[str] = []
+    assert len(store) == 0
+    store.connection.set_trace_callback(statements.append)
+    for number in range(3):
+        doc = document(f"doc-{number}", "ar", None, ["default"])
+        store.put(doc, chunks_of(doc, 2 * number, ["ar", "ar"]))
+        assert len(store) == number + 1
+    store.delete("doc-1")
+    assert len(store) == 2
+    assert not [sql for sql in statements if "count(" in sql.lower()]

@@ -63,6 +63,9 @@ class SqliteDocumentStore:
         self._cached = lru_cache(maxsize=256)(self._read_document)
         self._by_vector: dict[int, Chunk] = {}
         self._chunk_ids: dict[str, int] = {}
+        # Counted once, then kept by put and delete: count(*) scans the table, and a writer asks
+        # after every document it adds. A reader's transaction sees one state, so its count holds.
+        self._count: int | None = None
 
     @contextmanager
     def _query(self, sql: str, parameters: tuple[object, ...] = ()) -> Iterator[sqlite3.Cursor]:
@@ -70,8 +73,10 @@ class SqliteDocumentStore:
             yield self.connection.execute(sql, parameters)
 
     def __len__(self) -> int:
-        with self._query("SELECT count(*) FROM documents") as rows:
-            return int(rows.fetchone()[0])
+        if self._count is None:
+            with self._query("SELECT count(*) FROM documents") as rows:
+                self._count = int(rows.fetchone()[0])
+        return self._count
 
     def document(self, doc_id: str) -> SourceDocument | None:
         return self._cached(doc_id)
@@ -155,6 +160,8 @@ class SqliteDocumentStore:
                     for c in chunks
                 ],
             )
+            if self._count is not None:
+                self._count += 1
         self._cached.cache_clear()
 
     def _describe(self, document: SourceDocument) -> None:
@@ -183,7 +190,9 @@ class SqliteDocumentStore:
         gone = self.chunks_of(doc_id)
         with self._lock:
             for table in ("documents", "locations", "collections", "chunks"):
-                self.connection.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+                deleted = self.connection.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,)).rowcount
+                if table == "documents" and self._count is not None:
+                    self._count -= deleted
         self._cached.cache_clear()
         self._forget_chunks()
         return gone

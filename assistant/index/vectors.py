@@ -24,8 +24,8 @@ from assistant.index.base import Scored
 # tuned to each segment's size. benchmarks/scale.py reports its recall@10 against exact search.
 APPROXIMATE_FROM = 50_000
 HNSW_NEIGHBOURS = 32
-HNSW_BUILD_DEPTH = 64  # efConstruction
-HNSW_SEARCH_DEPTH = 96  # efSearch: the candidates a search keeps, at least k
+HNSW_BUILD_DEPTH = 128  # efConstruction
+HNSW_SEARCH_DEPTH = 256  # efSearch: the candidates a search keeps, at least k
 # A filter admitting fewer vectors than this in an HNSW segment is searched exactly over them:
 # the graph walk loses recall when most nodes are filtered out, and scoring a few is cheap.
 EXACT_UNDER = 20_000
