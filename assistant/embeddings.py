@@ -150,8 +150,7 @@ class FakeEmbedder:
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self._dimension, dtype=np.float32)
         for token in tokenize(text):
-            slot = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
-            vector[slot % self._dimension] += 1.0
+            vector[_token_hash(token) % self._dimension] += 1.0
         norm = np.linalg.norm(vector)
         return vector / norm if norm else vector
 
@@ -160,6 +159,11 @@ class FakeEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._vector(text)
+
+
+@functools.lru_cache(maxsize=1 << 18)  # a vocabulary's tokens repeat: each is hashed once
+def _token_hash(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
 
 
 class LangChainEmbeddings(Embeddings):

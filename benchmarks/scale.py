@@ -306,7 +306,7 @@ ROWS = [
     ("whole retrieval p50 / p95, ms", lambda r: f"{r['search_ms_p50']} / {r['search_ms_p95']}"),
     (" 4 concurrent p50 / p95, ms", lambda r: f"{r['search_4_concurrent_ms_p50']} / {r['search_4_concurrent_ms_p95']}"),
     ("ANN recall@10 vs exact", lambda r: r.get("ann_recall_at_10") or "exact"),
-    ("  HNSW segments", lambda r: r.get("approximate_segments", 0)),
+    ("  compressed segments (8-bit scan, exact scores)", lambda r: r.get("approximate_segments", 0)),
     ("disk, MB", lambda r: r["disk_mb"]),
 ]
 

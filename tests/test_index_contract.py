@@ -44,8 +44,8 @@ def vectors_merged(ids, vectors):
     return merged
 
 
-def vectors_hnsw_saved(ids, vectors, folder):
-    """HNSW segments (a filter searched inside the graph), written and read back from disk."""
+def vectors_compressed_saved(ids, vectors, folder):
+    """Segments scanned in 8-bit codes, then scored exactly (a filter inside the scan), saved and read back."""
     parts = []
     for i in range(2):
         segment = VectorSegment.build(ids[i::2], vectors[i::2], {}, 8)
@@ -107,8 +107,8 @@ VECTOR_BACKENDS = {
     "faiss, pending": vectors_pending,
     "faiss, segments": vectors_in_segments,
     "faiss, merged": vectors_merged,
-    "faiss hnsw, filter in the graph": vectors_hnsw_saved,
-    "faiss hnsw, small filter exact": vectors_hnsw_saved,
+    "faiss compressed, filter in the scan": vectors_compressed_saved,
+    "faiss compressed, small filter exact": vectors_compressed_saved,
     "milvus-lite, partitions": vectors_in_milvus,
     "milvus-lite, merged": vectors_merged_in_milvus,
 }
@@ -141,7 +141,7 @@ def vector_pair(request, monkeypatch, tmp_path):
     vectors = unit_vectors(len(TEXTS))
     reference = MemoryVectorIndex()
     reference.add(ids, vectors)
-    if "hnsw" in request.param:  # a graph over a few vectors finds the exact neighbours
+    if "compressed" in request.param:  # however few the vectors
         monkeypatch.setattr(vector_backend, "APPROXIMATE_FROM", 1)
         monkeypatch.setattr(vector_backend, "EXACT_UNDER", 100 if "exact" in request.param else 0)
         yield VECTOR_BACKENDS[request.param](ids, vectors, tmp_path), reference
@@ -199,24 +199,30 @@ def test_removed_vectors_are_never_found_and_others_keep_their_ids(vector_pair):
     assert backend.search(vector[0], 1) == [(50, pytest.approx(1.0, abs=1e-5))]
 
 
-def test_hnsw_finds_what_exact_search_finds_and_a_small_filter_is_searched_exactly(monkeypatch):
+def test_a_compressed_segment_finds_what_exact_search_finds_with_exact_scores(monkeypatch, tmp_path):
     monkeypatch.setattr(vector_backend, "APPROXIMATE_FROM", 1_000)
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(3_000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(3_000, dtype=np.int64) * 2
-    approximate = SegmentedVectors(32, [VectorSegment.build(ids, vectors, {}, 32)])
-    assert approximate.segments[0].approximate
+    VectorSegment.build(ids, vectors, {}, 32).save(tmp_path)
+    compressed = SegmentedVectors(32, [VectorSegment.load(tmp_path)])
+    assert compressed.segments[0].approximate
+    assert (tmp_path / "vectors.faiss").stat().st_size < vectors.nbytes / 3  # the scanned codes: a byte a dimension
     exact = MemoryVectorIndex()
     exact.add(ids, vectors)
     queries = rng.normal(size=(50, 32)).astype(np.float32)
-    found = [{i for i, _ in approximate.search(q, 10)} & {i for i, _ in exact.search(q, 10)} for q in queries]
-    assert sum(map(len, found)) / (10 * len(queries)) >= 0.95  # recall@10 against exact search
-    among = ids[::40]  # 75 admitted: under EXACT_UNDER, so scored exactly, whatever the graph
+    found = [{i for i, _ in compressed.search(q, 10)} & {i for i, _ in exact.search(q, 10)} for q in queries]
+    assert sum(map(len, found)) / (10 * len(queries)) >= 0.99  # recall@10 against exact search
+    for query in queries:  # what it returns is scored on the float vectors
+        for vector_id, score in compressed.search(query, 10):
+            assert score == pytest.approx(float(vectors[vector_id // 2] @ query), abs=1e-5)
+    assert np.array_equal(compressed.segments[0].vectors_of(ids[[7, 3]]), vectors[[7, 3]])  # as merges read them
+    among = ids[::40]  # 75 admitted: under EXACT_UNDER, so scored exactly over them
     for query in queries[:10]:
-        same(approximate.search(query, 10, among), exact.search(query, 10, among))
-    approximate.remove(among[:5])
-    assert not set(among[:5].tolist()) & {i for q in queries for i, _ in approximate.search(q, 10, among)}
+        same(compressed.search(query, 10, among), exact.search(query, 10, among))
+    compressed.remove(among[:5])
+    assert not set(among[:5].tolist()) & {i for q in queries for i, _ in compressed.search(q, 10, among)}
 
 
 @pytest.mark.parametrize(
