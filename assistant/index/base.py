@@ -24,6 +24,24 @@ Scored = list[tuple[int, float]]
 Ranking = list[tuple[str, float]]
 
 
+def members(candidates: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which candidates are in ids (ascending, distinct): a binary search each.
+
+    np.isin and np.intersect1d sort or hash both arrays; a search asking this of a filter, a
+    segment's ids or the tombstones would pay for the whole collection on every question.
+    """
+    if not len(ids):
+        return np.zeros(len(candidates), dtype=bool)
+    at = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
+    return ids[at] == candidates
+
+
+def ascending(ids: np.ndarray) -> np.ndarray:
+    """ids as an ascending array of distinct int64 (usually already so, as a store's filter returns them)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    return ids if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])) else np.unique(ids)
+
+
 class VectorIndex(Protocol):
     """Unit vectors by id; search by inner product (cosine)."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.base import Scored
+from assistant.index.base import Scored, ascending, members
 from assistant.index.memory import BM25_B, BM25_K1
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -141,7 +141,7 @@ class SegmentedBm25:
             return _NO_IDS, _NO_COUNTS, _NO_COUNTS
         ids, tf, lengths = (np.concatenate([part[n] for part in parts]) for n in range(3))
         if len(self.deleted) and len(ids):
-            live = ~np.isin(ids, self.deleted)
+            live = ~members(ids, self.deleted)
             ids, tf, lengths = ids[live], tf[live], lengths[live]
         return ids, tf, lengths
 
@@ -164,7 +164,7 @@ class SegmentedBm25:
             return []
         ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
         if among is not None:  # a mask on the scores: the filter never cuts a top k
-            admitted = np.isin(ids, among)
+            admitted = members(ids, ascending(among))
             ids, scores = ids[admitted], scores[admitted]
         totals = np.bincount(ids, weights=scores)  # by vector id: linear, where np.unique would sort
         matching = np.flatnonzero(totals > 0)

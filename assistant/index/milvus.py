@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 
 from assistant.errors import SettingsError
-from assistant.index.base import Scored
+from assistant.index.base import Scored, members
 from assistant.index.vectors import VectorSegment, Windows
 
 POINTER = "milvus.json"
@@ -166,12 +166,12 @@ class MilvusVectorSegment:
         if self._local is not None:
             return self._local.search(query, k, admitted, deleted)
         if admitted is not None:
-            admitted = np.intersect1d(admitted, self.ids)
+            admitted = admitted[members(admitted, self.ids)]
             if not len(admitted):
                 return []
             expression = f"id in {admitted.tolist()}"
         else:
-            gone = np.intersect1d(deleted, self.ids)
+            gone = deleted[members(deleted, self.ids)]
             expression = f"id not in {gone.tolist()}" if len(gone) else ""
         params = {"ef": max(HNSW_SEARCH_DEPTH, k)} if self.approximate else {}
         found = _client(self.location).search(

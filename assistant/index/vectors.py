@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from assistant.extractive import WINDOWS_VERSION
-from assistant.index.base import Scored
+from assistant.index.base import Scored, ascending, members
 
 # A segment this large is scanned in 8-bit codes (faiss's scalar quantizer: a quarter of the
 # bytes, so a quarter of the memory traffic of a scan), and its RESCORED best candidates are
@@ -31,8 +31,9 @@ from assistant.index.base import Scored
 # logarithm: past what one machine holds, Milvus (assistant/index/milvus.py) takes over.
 APPROXIMATE_FROM = 50_000
 RESCORED = 64  # candidates scored exactly, at least k
-# A filter admitting fewer vectors than this in a compressed segment is scored exactly over them.
-EXACT_UNDER = 20_000
+# A filter admitting fewer vectors than this in a compressed segment is scored exactly over them,
+# not scanned (at 211,200 vectors: 0.2 against 0.8 ms for 1,000 admitted, 4.0 against 1.3 for 5,000).
+EXACT_UNDER = 2_000
 
 
 class Windows:
@@ -138,14 +139,17 @@ class VectorSegment:
     def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored:
         """The k best of this segment's vectors: of the admitted ids (None: all), never the deleted."""
         if admitted is not None and self.approximate:
-            admitted = np.intersect1d(admitted, self.ids)
+            admitted = admitted[members(admitted, self.ids)]
             if len(admitted) < EXACT_UNDER:
                 return self._exact(query, k, admitted)
         params: Any = faiss.SearchParameters()
+        selection = None  # referenced until the search ends: FAISS holds raw pointers into it
         if admitted is not None:  # searched inside FAISS: IndexIDMap hands the selector the stored ids
-            params.sel = faiss.IDSelectorBatch(admitted)
+            selection = _Selection(admitted)
         elif len(deleted):
-            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted))
+            selection = _Selection(deleted, inverted=True)
+        if selection is not None:
+            params.sel = selection.selector
         depth = max(RESCORED, k) if self.approximate else k
         scores, ids = self.index.search(query, min(depth, len(self)), params=params)
         if self.approximate:  # the codes chose the candidates; the float vectors score them
@@ -156,7 +160,8 @@ class VectorSegment:
         if not len(admitted):
             return []
         scores = self.vectors_of(admitted) @ query[0]
-        best = np.argsort(-scores, kind="stable")[:k]
+        best = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+        best = best[np.lexsort((admitted[best], -scores[best]))]  # best first, ties by id
         return [(int(admitted[p]), float(scores[p])) for p in best]
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:
@@ -180,6 +185,19 @@ class VectorSegment:
         exact = directory / "exact_vectors.npy"
         floats = np.asarray(np.load(exact, mmap_mode="r")) if exact.exists() else None
         return cls(index, Windows.load(directory, index.d), floats)
+
+
+class _Selection:
+    """A FAISS selector of ascending ids (or of every id but them): a bitmap over their range, one
+    bit test a vector (IDSelectorBatch's hash set made a search admitting 100,000 ids 3 times
+    slower than one admitting all). It keeps the bitmap and the selectors FAISS points into."""
+
+    def __init__(self, ids: np.ndarray, inverted: bool = False) -> None:
+        bits = np.zeros(int(ids[-1]) + 1 if len(ids) else 0, dtype=bool)
+        bits[ids] = True
+        self._bitmap = np.packbits(bits, bitorder="little")
+        self._members = faiss.IDSelectorBitmap(len(self._bitmap), faiss.swig_ptr(self._bitmap))  # n: bytes
+        self.selector = faiss.IDSelectorNot(self._members) if inverted else self._members
 
 
 def load_windows(path: Path) -> dict[int, np.ndarray]:
@@ -263,7 +281,10 @@ class SegmentedVectors:
         if k <= 0 or (among is not None and not len(among)):
             return []
         query = query.reshape(1, -1).astype(np.float32)
-        admitted = None if among is None else np.setdiff1d(among.astype(np.int64), self.deleted)
+        admitted = None
+        if among is not None:
+            admitted = ascending(among)
+            admitted = admitted[~members(admitted, self.deleted)]
         found: Scored = []
         for segment in self._searched():
             if len(segment):
