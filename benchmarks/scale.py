@@ -181,8 +181,8 @@ def index_searches(assistant, queries: list[str]) -> list[float]:
 
 def ann_recall(assistant, queries: list[str]) -> float | None:
     """Recall@10 of the dense search against an exact scan of the same live vectors; None if it is exact."""
-    vectors = assistant.snapshot().vectors
-    segments = [s for s in getattr(vectors, "segments", []) if len(s)]  # a baseline's flat index has none
+    vectors = getattr(assistant.snapshot(), "vectors", None)  # a baseline's flat index has no segments
+    segments = [s for s in getattr(vectors, "segments", []) if len(s)]
     if not any(getattr(segment, "approximate", False) for segment in segments):
         return None
     live = [segment.live(vectors.deleted) for segment in segments]
@@ -237,7 +237,8 @@ def measure(size: int, batch: int, work: Path, code: Path, through_index: bool =
     for thread in threads:
         thread.join()
     recall = ann_recall(assistant, queries[:100])
-    approximate = sum(getattr(s, "approximate", False) for s in getattr(assistant.snapshot().vectors, "segments", []))
+    vectors = getattr(assistant.snapshot(), "vectors", None)
+    approximate = sum(getattr(s, "approximate", False) for s in getattr(vectors, "segments", []))
     del assistant
     disk = sum(p.stat().st_size for p in index_dir.rglob("*") if p.is_file())
     return {
