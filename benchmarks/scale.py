@@ -213,7 +213,7 @@ def measure(size: int, batch: int, work: Path, code: Path, through_index: bool =
 
     index_dir = work / f"index-{size}"
     assistant, texts = Assistant(settings_for(index_dir)), Texts()
-    batch_seconds = []
+    batch_seconds, batch_sizes = [], []
     for first in range(0, size, batch):
         items = texts.items(first, min(batch, size - first))
         started = time.perf_counter()
@@ -222,6 +222,7 @@ def measure(size: int, batch: int, work: Path, code: Path, through_index: bool =
         else:
             assistant.add_texts(items)
         batch_seconds.append(time.perf_counter() - started)
+        batch_sizes.append(len(items))
     chunks, tenth = assistant.snapshot().manifest.chunks, max(1, len(batch_seconds) // 10)
     queries = [texts.text(size + n * 7919, 8) for n in range(400)]
     searches(assistant, queries[:20])  # warm: the segments' pages and the chunk cache
@@ -244,8 +245,8 @@ def measure(size: int, batch: int, work: Path, code: Path, through_index: bool =
     return {
         "chunks": chunks,
         # A tenth of the batches each: their merges are in the figure, as they are in an admin's wait.
-        "first_tenth_chunks_per_s": round(batch * len(batch_seconds[:tenth]) / sum(batch_seconds[:tenth]), 1),
-        "last_tenth_chunks_per_s": round(batch * len(batch_seconds[-tenth:]) / sum(batch_seconds[-tenth:]), 1),
+        "first_tenth_chunks_per_s": round(sum(batch_sizes[:tenth]) / sum(batch_seconds[:tenth]), 1),
+        "last_tenth_chunks_per_s": round(sum(batch_sizes[-tenth:]) / sum(batch_seconds[-tenth:]), 1),
         "median_batch_s": round(statistics.median(batch_seconds), 2),
         "slowest_batch_s": round(max(batch_seconds), 2),
         "add_one": run_child("add", index_dir, size + 10, code),
