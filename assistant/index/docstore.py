@@ -189,10 +189,11 @@ class SqliteDocumentStore:
     def delete(self, doc_id: str) -> list[Chunk]:
         gone = self.chunks_of(doc_id)
         with self._lock:
-            for table in ("documents", "locations", "collections", "chunks"):
-                deleted = self.connection.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,)).rowcount
-                if table == "documents" and self._count is not None:
-                    self._count -= deleted
+            removed = self.connection.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount
+            for table in ("locations", "collections", "chunks"):
+                self.connection.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+            if self._count is not None:
+                self._count -= removed
         self._cached.cache_clear()
         self._forget_chunks()
         return gone

@@ -130,7 +130,7 @@ class SegmentedBm25:
         if self._statistics is None:
             rows = tokens = 0
             for segment in self._searched():
-                live = ~np.isin(segment.ids, self.deleted)
+                live = ~members(segment.ids, self.deleted)
                 rows, tokens = rows + int(live.sum()), tokens + int(np.asarray(segment.lengths)[live].sum())
             self._statistics = (rows, tokens)
         return self._statistics
@@ -194,11 +194,11 @@ class SegmentedBm25:
             columns.append(np.repeat(remap, np.diff(segment.indptr)))
             ids.append(np.asarray(segment.ids)[segment.rows])
             counts.append(np.asarray(segment.tf))
-            live = ~np.isin(segment.ids, self.deleted)
+            live = ~members(segment.ids, self.deleted)
             kept_ids.append(np.asarray(segment.ids)[live])
             kept_lengths.append(np.asarray(segment.lengths)[live])
         column, vector_id, tf = np.concatenate(columns), np.concatenate(ids), np.concatenate(counts)
-        live = ~np.isin(vector_id, self.deleted)
+        live = ~members(vector_id, self.deleted)
         column, vector_id, tf = column[live], vector_id[live], tf[live]
         row_ids = np.concatenate(kept_ids)
         order = np.argsort(row_ids, kind="stable")

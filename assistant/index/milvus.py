@@ -160,7 +160,7 @@ class MilvusVectorSegment:
         return cls(location, local.ids, local.windows, local=local)
 
     def live(self, deleted: np.ndarray) -> np.ndarray:
-        return self.ids[~np.isin(self.ids, deleted)]
+        return self.ids[~members(self.ids, deleted)]
 
     def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored:
         if self._local is not None:

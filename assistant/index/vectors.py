@@ -84,6 +84,7 @@ class DenseSegment(Protocol):
 
     def __len__(self) -> int: ...
 
+    # deleted (the tombstones) and admitted are ascending and distinct, as SegmentedVectors keeps them.
     def live(self, deleted: np.ndarray) -> np.ndarray: ...
 
     def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored: ...
@@ -134,7 +135,7 @@ class VectorSegment:
         return cls(index, Windows.of(kept, dimension), exact)
 
     def live(self, deleted: np.ndarray) -> np.ndarray:
-        return self.ids[~np.isin(self.ids, deleted)]
+        return self.ids[~members(self.ids, deleted)]
 
     def search(self, query: np.ndarray, k: int, admitted: np.ndarray | None, deleted: np.ndarray) -> Scored:
         """The k best of this segment's vectors: of the admitted ids (None: all), never the deleted."""
@@ -262,7 +263,7 @@ class SegmentedVectors:
             vectors = np.concatenate(self._pending_vectors)[keep]
             self._pending_ids, self._pending_vectors = [pending[keep]], [vectors]
             self._pending = None
-        sealed = ids[~np.isin(ids, pending) & ~np.isin(ids, self.deleted)]
+        sealed = ids[~np.isin(ids, pending) & ~members(ids, self.deleted)]
         self._count -= int(np.isin(ids, pending).sum()) + sum(int(np.isin(sealed, s.ids).sum()) for s in self.segments)
         self.deleted = np.union1d(self.deleted, sealed)
 
