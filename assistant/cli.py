@@ -1,4 +1,4 @@
-"""Command line: python -m assistant index ..., search, ask, brief, llm check, users ..., eval."""
+"""Command line: python -m assistant index, search, ask, brief, llm, users, collections, access, groups, eval."""
 
 import getpass
 import json
@@ -14,6 +14,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from assistant.access import AccessStore
 from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.service import Assistant
@@ -63,14 +64,41 @@ def index() -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--prune", is_flag=True, help="Remove documents whose files no longer exist.")
 @click.option("--gate", is_flag=True, help="Switch only if the golden questions do not get worse.")
+@click.option(
+    "--collection",
+    "collections",
+    multiple=True,
+    help="File every document of the batch under this collection (see `collections`); repeatable.",
+)
 @click.pass_context
-def index_add(ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: bool) -> None:
-    """Index files and folders (recursively): new files added, changed ones replaced."""
+def index_add(
+    ctx: click.Context, paths: tuple[str, ...], prune: bool, gate: bool, collections: tuple[str, ...]
+) -> None:
+    """Index files and folders (recursively): new files added, changed ones replaced.
+
+    Without --collection a new file goes into the default collection, and a new version of a
+    file stays in the collections of the version it replaces.
+    """
     assistant = _assistant(ctx)
     with _progress_bar("Indexing", "file") as progress:
-        report = assistant.ingest(paths, prune=prune, progress=progress, gate=gate, actor=_actor("index add"))
+        report = assistant.ingest(
+            paths,
+            prune=prune,
+            progress=progress,
+            gate=gate,
+            actor=_actor("index add"),
+            collections=list(collections) or None,
+        )
     if report.changed and (report.gate is None or report.gate.passed):
-        _audit(ctx, "index_add", added=report.added, updated=report.updated, moved=report.moved, removed=report.removed)
+        _audit(
+            ctx,
+            "index_add",
+            added=report.added,
+            updated=report.updated,
+            moved=report.moved,
+            removed=report.removed,
+            collections=list(collections),
+        )
     for label, items in [
         ("added", report.added),
         ("updated", report.updated),
@@ -368,6 +396,7 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    AccessStore.at(ctx.obj.data_dir)  # made before the first new user: the upgrade grants only earlier users
     _users(ctx).add(name, role, password)
     click.echo(f"{name}: {role}")
 
@@ -378,7 +407,8 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove a user; they cannot log in any more."""
     _users(ctx).remove(name)
-    click.echo(f"removed {name}")
+    AccessStore.at(ctx.obj.data_dir).forget_user(name)
+    click.echo(f"removed {name} (and their grants)")
 
 
 @users.command("list")
@@ -387,6 +417,162 @@ def users_list(ctx: click.Context) -> None:
     """The users and their roles."""
     for name, role in _users(ctx).roles().items():
         click.echo(f"{name}\t{role}")
+
+
+@main.group()
+def collections() -> None:
+    """Named collections of documents; users read only those they are granted (`access`)."""
+
+
+@collections.command("list")
+@click.pass_context
+def collections_list(ctx: click.Context) -> None:
+    """Each collection, its number of documents, and who may read it."""
+    assistant = _assistant(ctx)
+    readers = assistant.access.collections()
+    for name, size in assistant.collection_sizes().items():
+        who = [*readers[name]["users"], *(f"group:{g}" for g in readers[name]["groups"])]
+        click.echo(f"{name}\t{size} documents\treaders: {', '.join(who) or 'none'}")
+
+
+@collections.command("create")
+@click.argument("name")
+@click.pass_context
+def collections_create(ctx: click.Context, name: str) -> None:
+    """Create an empty collection that no one may read yet."""
+    _assistant(ctx).access.create(name)
+    _audit(ctx, "collection_create", collection=name)
+    click.echo(f"created {name}")
+
+
+@collections.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+def collections_rename(ctx: click.Context, old: str, new: str) -> None:
+    """Rename a collection; its documents and grants go with it."""
+    count = _assistant(ctx).rename_collection(old, new, actor=_actor("collections rename"))
+    _audit(ctx, "collection_rename", collection=old, to=new, documents=count)
+    click.echo(f"renamed {old} to {new} ({count} documents)")
+
+
+@collections.command("delete")
+@click.argument("name")
+@click.option("--remove-documents", is_flag=True, help="Also remove the documents that are in no other collection.")
+@click.pass_context
+def collections_delete(ctx: click.Context, name: str, remove_documents: bool) -> None:
+    """Delete a collection and every grant to it."""
+    count = _assistant(ctx).delete_collection(name, remove_documents, actor=_actor("collections delete"))
+    _audit(ctx, "collection_delete", collection=name, documents=count)
+    click.echo(f"deleted {name} ({count} documents left it)")
+
+
+@main.group()
+def access() -> None:
+    """Who may read which collection: grants to users and groups (ASSISTANT_DATA_DIR/access.json)."""
+
+
+def _grantee(user: str | None, group: str | None) -> dict[str, str | None]:
+    if (user is None) == (group is None):
+        raise click.UsageError("give one of --user or --group")
+    return {"user": user, "group": group}
+
+
+@access.command("grant")
+@click.argument("collection")
+@click.option("--user")
+@click.option("--group")
+@click.pass_context
+def access_grant(ctx: click.Context, collection: str, user: str | None, group: str | None) -> None:
+    """Let a user or a group read COLLECTION."""
+    if user is not None and user not in _users(ctx).roles():
+        raise click.UsageError(f"there is no user {user!r} (see `users list`)")
+    AccessStore.at(ctx.obj.data_dir).grant(collection, **_grantee(user, group))
+    _audit(ctx, "access_grant", collection=collection, to_user=user, to_group=group)
+    click.echo(f"{user or 'group ' + str(group)} may read {collection}")
+
+
+@access.command("revoke")
+@click.argument("collection")
+@click.option("--user")
+@click.option("--group")
+@click.pass_context
+def access_revoke(ctx: click.Context, collection: str, user: str | None, group: str | None) -> None:
+    """Take back a grant."""
+    AccessStore.at(ctx.obj.data_dir).revoke(collection, **_grantee(user, group))
+    _audit(ctx, "access_revoke", collection=collection, from_user=user, from_group=group)
+    click.echo(f"{user or 'group ' + str(group)} may no longer read {collection}")
+
+
+@access.command("show")
+@click.argument("user")
+@click.pass_context
+def access_show(ctx: click.Context, user: str) -> None:
+    """The collections USER may read."""
+    role = _users(ctx).roles().get(user)
+    readable = AccessStore.at(ctx.obj.data_dir).readable(user, role)
+    click.echo("every collection (admin)" if readable is None else ", ".join(sorted(readable)) or "nothing")
+
+
+@main.group()
+def groups() -> None:
+    """Groups of users, to grant a collection to many at once."""
+
+
+@groups.command("create")
+@click.argument("name")
+@click.pass_context
+def groups_create(ctx: click.Context, name: str) -> None:
+    AccessStore.at(ctx.obj.data_dir).create_group(name)
+    _audit(ctx, "group_create", group=name)
+    click.echo(f"created group {name}")
+
+
+@groups.command("delete")
+@click.argument("name")
+@click.pass_context
+def groups_delete(ctx: click.Context, name: str) -> None:
+    """Delete a group and its grants."""
+    AccessStore.at(ctx.obj.data_dir).delete_group(name)
+    _audit(ctx, "group_delete", group=name)
+    click.echo(f"deleted group {name}")
+
+
+@groups.command("add")
+@click.argument("group")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def groups_add(ctx: click.Context, group: str, names: tuple[str, ...]) -> None:
+    """Put users into GROUP."""
+    known = _users(ctx).roles()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"there is no user {', '.join(unknown)} (see `users list`)")
+    store = AccessStore.at(ctx.obj.data_dir)
+    for name in names:
+        store.set_membership(group, name, member=True)
+    _audit(ctx, "group_add", group=group, users=list(names))
+    click.echo(f"{group}: {', '.join(store.groups()[group])}")
+
+
+@groups.command("remove")
+@click.argument("group")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def groups_remove(ctx: click.Context, group: str, names: tuple[str, ...]) -> None:
+    """Take users out of GROUP."""
+    store = AccessStore.at(ctx.obj.data_dir)
+    for name in names:
+        store.set_membership(group, name, member=False)
+    _audit(ctx, "group_remove", group=group, users=list(names))
+    click.echo(f"{group}: {', '.join(store.groups()[group]) or 'no members'}")
+
+
+@groups.command("list")
+@click.pass_context
+def groups_list(ctx: click.Context) -> None:
+    for name, members in AccessStore.at(ctx.obj.data_dir).groups().items():
+        click.echo(f"{name}\t{', '.join(members) or 'no members'}")
 
 
 @main.command("eval")

@@ -229,15 +229,29 @@ def hybrid_search(
 
 
 class AssistantRetriever(BaseRetriever):
-    """The assistant's hybrid search as a LangChain retriever, for use in any chain."""
+    """The assistant's hybrid search as a LangChain retriever, for use in any chain.
+
+    Its scope (the caller's collections, documents, dates, languages) is applied inside the
+    search like everywhere else; `invoke(query, k=..., scope=...)` overrides either for one call,
+    and a scope given for a call is narrowed by the retriever's own, never widened past it.
+    """
 
     assistant: Any
     k: int = 5
+    scope: SearchFilter | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        scope: SearchFilter | None = None,
+    ) -> list[Document]:
+        within = self.scope if scope is None else scope.narrowed_by(self.scope)
         return [
             Document(page_content=hit.text, metadata=hit.model_dump(exclude={"text"}))
-            for hit in self.assistant.search(query, k=self.k)
+            for hit in self.assistant.search(query, k=k or self.k, scope=within)
         ]
 
 

@@ -15,6 +15,7 @@ import faiss
 import numpy as np
 
 from assistant import briefing, hostile
+from assistant.access import AccessError, AccessStore
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
 from assistant.embedding_cache import EmbeddingCache
@@ -29,6 +30,7 @@ from assistant.llm import Writer, build_chat_model, describe, explained
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
+from assistant.prompting import phrases
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
@@ -92,6 +94,18 @@ class Assistant:
         language = answer_language(question, language)
         snapshot = self._live_snapshot()
         hits = self._passages(snapshot, question, self.settings.answer_passages, scope)
+        if not hits and scope is not None and snapshot is not None:
+            text = phrases(self.settings.prompts_dir, language)["declined_scope"]
+            yield Answer(
+                question=question,
+                language=language,
+                answered=False,
+                text=text,
+                sentences=[],
+                passages=[],
+                model=self.settings.llm,
+            )
+            return
         for event in self._answerer(snapshot).stream(question, language, hits):
             if isinstance(event, Answer):
                 event = event.model_copy(update={"generation": snapshot.generation if snapshot else None})
@@ -104,6 +118,7 @@ class Assistant:
         self, topic: str, language: str | None = None, points: int = 5, scope: SearchFilter | None = None
     ) -> list[str]:
         snapshot = self._live_snapshot()
+        self._check_scope(snapshot, scope)
         return briefing.outline(
             self._answerer(snapshot),
             lambda query, k: self._passages(snapshot, query, k, scope),
@@ -127,6 +142,7 @@ class Assistant:
         if headings is None:
             headings = self.outline(topic, language, points, scope)
         snapshot = self._live_snapshot()
+        self._check_scope(snapshot, scope)
         return briefing.write_note(
             self._answerer(snapshot),
             lambda query, k: self._passages(snapshot, query, k, scope),
@@ -154,6 +170,12 @@ class Assistant:
             "seconds": round(time.perf_counter() - started, 2),
         }
 
+    def _check_scope(self, snapshot: Snapshot | None, scope: SearchFilter | None) -> None:
+        """Refuse a note whose scope admits no passage, rather than write one from nothing."""
+        admitted = snapshot.admitted(scope) if snapshot is not None else None
+        if admitted is not None and not len(admitted):
+            raise NotFoundError(phrases(self.settings.prompts_dir, "en")["declined_scope"])
+
     def _passages(self, snapshot: Snapshot | None, query: str, k: int, scope: SearchFilter | None) -> list[Hit]:
         """Passages for the model: k of them within scope, from as many documents as the settings ask."""
         if snapshot is None:
@@ -180,8 +202,9 @@ class Assistant:
         """The k best passages for query within scope (the whole index by default)."""
         return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k, scope)
 
-    def retriever(self, k: int = 5) -> AssistantRetriever:
-        return AssistantRetriever(assistant=self, k=k)
+    def retriever(self, k: int = 5, scope: SearchFilter | None = None) -> AssistantRetriever:
+        """This index as a LangChain retriever, searching within scope only."""
+        return AssistantRetriever(assistant=self, k=k, scope=scope)
 
     def info(self) -> IndexInfo:
         snapshot = self.snapshot()
@@ -223,8 +246,14 @@ class Assistant:
         progress: Progress | None = None,
         gate: bool = False,
         actor: str | None = None,
+        collections: list[str] | None = None,
     ) -> IngestReport:
         """Add, update, move or skip each file under paths; one atomic switch at the end.
+
+        Every document found is filed under collections (which must exist): a new one only there,
+        one already indexed there as well. Without collections, a new version of a file stays in
+        the collections of the version it replaces (a confidential file must not become public by
+        being updated), and a new file goes into the default collection.
 
         A document is its content: a file whose content is already indexed under a path that
         no longer exists has moved, and one whose content is indexed at another path that
@@ -235,6 +264,8 @@ class Assistant:
         """
         if gate:
             self._golden_questions()  # before any work: say at once that there are none
+        for name in collections or []:
+            self.access.require_collection(name)
         report = IngestReport()
         files = _expand(paths, report)
         max_bytes = int(self.settings.max_file_mb * 2**20)
@@ -253,10 +284,12 @@ class Assistant:
             ahead = _EmbeddedAhead(self, snapshot, report)
             for read, path in enumerate(files):
                 self._ingest_file(
-                    batch, ahead, loader, path, report, _pages_read(progress, read, len(files), path), done
+                    batch, ahead, loader, path, report, _pages_read(progress, read, len(files), path), done, collections
                 )
             ahead.finish()
             batch.settle(report, prune)
+            if collections:
+                batch.file_under(collections, report)
             if snapshot.modified or report.failed != snapshot.manifest.last_failures:
                 snapshot.record_failures(report.failed)
                 if gate:
@@ -329,6 +362,72 @@ class Assistant:
             self.store.commit(snapshot)
         return document.source
 
+    # -- collections ----------------------------------------------------------------------
+
+    @property
+    def access(self) -> AccessStore:
+        """The named collections and who may read each (ASSISTANT_DATA_DIR/access.json)."""
+        return AccessStore.at(self.settings.data_dir)
+
+    def collection_sizes(self) -> dict[str, int]:
+        """Each collection in the registry with its number of documents (0 for one still empty)."""
+        sizes = dict.fromkeys(self.access.collections(), 0)
+        if self.store.exists():
+            for document in self.snapshot().documents():
+                for name in document.collections:
+                    if name in sizes:
+                        sizes[name] += 1
+        return sizes
+
+    def rename_collection(self, old: str, new: str, actor: str | None = None) -> int:
+        """Rename a collection in its documents, then in the registry; returns how many documents it holds.
+
+        Between the two steps its documents carry a name no one is granted, so a crash there
+        hides them (fails closed) until the rename is run again, which then completes it.
+        """
+        self.access.require_collection(old)
+        if new in self.access.collections():
+            raise AccessError(f"the collection {new!r} exists already")
+        renamed = self._refile(lambda names: [new if name == old else name for name in names], actor)
+        self.access.rename(old, new)
+        return renamed
+
+    def delete_collection(self, name: str, remove_documents: bool = False, actor: str | None = None) -> int:
+        """Delete a collection and its grants; its documents leave it, and a document left in no
+        collection is removed from the index, only when remove_documents says so. Returns how many
+        documents it held."""
+        self.access.require_collection(name)
+        only_here = [
+            d.doc_id for d in (self.snapshot().documents() if self.store.exists() else []) if d.collections == [name]
+        ]
+        if only_here and not remove_documents:
+            raise AccessError(
+                f"{len(only_here)} documents are in {name!r} only; add them to another collection first, "
+                "or delete it with --remove-documents"
+            )
+        self.access.delete(name)  # first: from here on no one reads it, whatever happens next
+        return self._refile(lambda names: [n for n in names if n != name], actor)
+
+    def _refile(self, change: Callable[[list[str]], list[str]], actor: str | None) -> int:
+        """Apply change to every document's collections in one commit; a document left in none is removed."""
+        if not self.store.exists():
+            return 0
+        with self._writing(actor):
+            snapshot = self._writable_snapshot()
+            changed = 0
+            for document in snapshot.documents():
+                collections = change(document.collections)
+                if collections == document.collections:
+                    continue
+                changed += 1
+                if collections:
+                    snapshot.refile(document.doc_id, collections)
+                else:
+                    snapshot.remove(document.doc_id)
+            if snapshot.modified:
+                self.store.commit(snapshot)
+        return changed
+
     def _ingest_file(
         self,
         batch: "_Batch",
@@ -338,6 +437,7 @@ class Assistant:
         report: IngestReport,
         ocr_progress: OcrProgress | None,
         done: Callable[[Path], None],
+        collections: list[str] | None,
     ) -> None:
         """Read one file and hand it to be embedded and added; done(path) once that is over."""
         source = source_path(path)
@@ -360,7 +460,9 @@ class Assistant:
                 return done(path)
             batch.schedule(doc_id)
             batch.found(source, doc_id)
-            ahead.add(to_source_document(extracted, source, content_hash, _now()), lambda: done(path))
+            document = to_source_document(extracted, source, content_hash, _now())
+            filed = collections or batch.collections_before(source) or document.collections
+            ahead.add(document.model_copy(update={"collections": filed}), lambda: done(path))
             return None
         batch.found(source, doc_id)
         return done(path)
@@ -605,6 +707,20 @@ class _Batch:
 
     def found(self, path: str, doc_id: str) -> None:
         self.seen[path] = doc_id
+
+    def collections_before(self, path: str) -> list[str] | None:
+        """The collections of the content indexed at path before the batch, if any."""
+        doc_id = self.before.get(path)
+        document = self.snapshot.document(doc_id) if doc_id else None
+        return document.collections if document else None
+
+    def file_under(self, collections: list[str], report: IngestReport) -> None:
+        """Put every document the batch found into collections too (new ones are there already)."""
+        for doc_id in dict.fromkeys(self.seen.values()):
+            document = self.snapshot.document(doc_id)
+            if document is not None and not set(collections) <= set(document.collections):
+                self.snapshot.refile(doc_id, list(dict.fromkeys([*document.collections, *collections])))
+                report.warnings.append(f"{document.source}: now also in {', '.join(collections)}")
 
     def _affected(self, found_at: dict[str, list[str]], prune: bool) -> list[SourceDocument]:
         """The documents whose locations this batch may change: all of them when pruning."""

@@ -105,6 +105,26 @@ class SearchFilter(_Model):
     )
     date_to: str | None = Field(None, description="ISO date, inclusive.")
 
+    def narrowed_by(self, other: "SearchFilter | None") -> "SearchFilter":
+        """What both filters admit: each list intersected (None admits all), the later start date, the earlier end."""
+        if other is None:
+            return self
+
+        def both(mine: list[str] | None, theirs: list[str] | None) -> list[str] | None:
+            if mine is None or theirs is None:
+                return theirs if mine is None else mine
+            return [value for value in mine if value in set(theirs)]
+
+        starts = [d for d in (self.date_from, other.date_from) if d is not None]
+        ends = [d for d in (self.date_to, other.date_to) if d is not None]
+        return SearchFilter(
+            documents=both(self.documents, other.documents),
+            collections=both(self.collections, other.collections),
+            languages=both(self.languages, other.languages),
+            date_from=max(starts) if starts else None,
+            date_to=min(ends) if ends else None,
+        )
+
     def admits_document(self, document: "SourceDocument") -> bool:
         if self.documents is not None and document.doc_id not in self.documents:
             return False

@@ -16,12 +16,14 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from assistant import __version__
+from assistant.access import confine
 from assistant.answering import MARKER, without_markers
 from assistant.audit import AuditLog
 from assistant.briefing import markdown_to_docx, to_markdown
@@ -30,7 +32,7 @@ from assistant.llm import describe
 from assistant.loaders import check
 from assistant.service import Assistant
 from assistant.textnorm import detect_language
-from assistant.types import Answer
+from assistant.types import Answer, SearchFilter
 from assistant.users import PERMISSIONS, UserStore
 
 LENGTHS = {"short (3 points) · قصيرة": 3, "medium (5) · متوسطة": 5, "long (7) · طويلة": 7}
@@ -110,6 +112,28 @@ class Handlers:
         name = getattr(request, "username", None) or ""
         return name, self.users.roles().get(name)
 
+    def readable(self, request: gr.Request | None) -> frozenset[str] | None:
+        """The collections the user may read (None: every one, for admins)."""
+        name, role = self.role(request)
+        return self.assistant.access.readable(name, role)
+
+    def scope(
+        self,
+        request: gr.Request | None,
+        collections: list[str] | None = None,
+        since: str = "",
+        until: str = "",
+        passages: str = "any",
+    ) -> SearchFilter | None:
+        """What the user chose to search, narrowed to what they may read: the filter every read goes through."""
+        chosen = SearchFilter(
+            collections=list(collections) if collections else None,
+            languages=None if passages in ("", "any") else [passages],
+            date_from=_iso_date(since, "from"),
+            date_to=_iso_date(until, "until"),
+        )
+        return confine(None if chosen == SearchFilter() else chosen, self.readable(request))
+
     def require(self, request: gr.Request | None, permission: str) -> str:
         name, role = self.role(request)
         if role is None or permission not in PERMISSIONS[role]:
@@ -118,28 +142,46 @@ class Handlers:
         return name
 
     @user_facing
-    def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str]:
+    def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str, Any, Any]:
         name, role = self.role(request)
         allowed = PERMISSIONS.get(role or "", frozenset())
         greeting = f"Signed in as **{name}** ({role}) · مرحباً"
+        choices = self.collection_choices(request)
         return (
             gr.update(visible="ask" in allowed),
             gr.update(visible="brief" in allowed),
             gr.update(visible="admin" in allowed),
             greeting,
+            gr.update(choices=choices, value=[]),
+            gr.update(choices=choices, value=[]),
         )
+
+    def collection_choices(self, request: gr.Request | None) -> list[str]:
+        """The collections the user may read, to narrow a question or a note to some of them."""
+        readable = self.readable(request)
+        return sorted(self.assistant.access.collections() if readable is None else readable)
 
     # -- Ask --------------------------------------------------------------------------------
 
     @user_facing
     def ask(
-        self, question: str, history: list[dict[str, str]], language: str, request: gr.Request
+        self,
+        question: str,
+        history: list[dict[str, str]],
+        language: str,
+        request: gr.Request,
+        collections: list[str] | None = None,
+        since: str = "",
+        until: str = "",
+        passages: str = "any",
     ) -> Iterator[tuple[list[dict[str, str]], str, dict[str, Any] | None, str]]:
         """Stream the answer into the chat; then show it checked, with its sources.
 
-        The checked answer is also returned for the session's gr.State, from which it is downloaded.
+        Only passages within the chosen scope and the user's collections are searched. The
+        checked answer is also returned for the session's gr.State, from which it is downloaded.
         """
         user = self.require(request, "ask")
+        scope = self.scope(request, collections, since, until, passages)
         question = question.strip()
         if not question:
             yield history, "", None, ""
@@ -148,7 +190,7 @@ class Handlers:
         partial = ""
         answer: Answer | None = None
         try:
-            for event in self.assistant.ask_stream(question, LANGUAGES.get(language)):
+            for event in self.assistant.ask_stream(question, LANGUAGES.get(language), scope):
                 if isinstance(event, Answer):
                     answer = event
                     break
@@ -165,6 +207,8 @@ class Handlers:
             user,
             "ask",
             question=question,
+            collections=_searched(scope),
+            scope=scope.model_dump(exclude_none=True) if scope else None,
             answered=answer.answered,
             model=answer.model,
             generation=answer.generation,
@@ -203,17 +247,39 @@ class Handlers:
     # -- Brief ------------------------------------------------------------------------------
 
     @user_facing
-    def outline(self, topic: str, language: str, length: str, request: gr.Request) -> str:
+    def outline(
+        self,
+        topic: str,
+        language: str,
+        length: str,
+        request: gr.Request,
+        collections: list[str] | None = None,
+        since: str = "",
+        until: str = "",
+        passages: str = "any",
+    ) -> str:
         self.require(request, "brief")
+        scope = self.scope(request, collections, since, until, passages)
         if not topic.strip():
             raise gr.Error("Give a topic first. / اكتب الموضوع أولاً.")
-        return "\n".join(self.assistant.outline(topic.strip(), LANGUAGES.get(language), LENGTHS.get(length, 5)))
+        points = LENGTHS.get(length, 5)
+        return "\n".join(self.assistant.outline(topic.strip(), LANGUAGES.get(language), points, scope))
 
     @user_facing
     def write_note(
-        self, topic: str, language: str, outline: str, request: gr.Request, progress: gr.Progress = PROGRESS
+        self,
+        topic: str,
+        language: str,
+        outline: str,
+        request: gr.Request,
+        collections: list[str] | None = None,
+        since: str = "",
+        until: str = "",
+        passages: str = "any",
+        progress: gr.Progress = PROGRESS,
     ) -> tuple[Any, str]:
         user = self.require(request, "brief")
+        scope = self.scope(request, collections, since, until, passages)
         headings = [line.strip(" -•*\t") for line in outline.splitlines() if line.strip(" -•*\t")]
         if not topic.strip() or not headings:
             raise gr.Error("Give a topic and at least one outline point. / اكتب الموضوع ونقطة واحدة على الأقل.")
@@ -221,12 +287,15 @@ class Handlers:
         def report(done: int, total: int, part: str) -> None:
             progress((done, total), desc=part[:60])
 
-        note = self.assistant.brief(topic.strip(), LANGUAGES.get(language), headings=headings, progress=report)
+        note = self.assistant.brief(
+            topic.strip(), LANGUAGES.get(language), headings=headings, progress=report, scope=scope
+        )
         markdown = to_markdown(note, self.assistant.settings.prompts_dir)
         self.audit.record(
             user,
             "brief",
             topic=note.topic,
+            collections=_searched(scope),
             language=note.language,
             outline=headings,
             gaps=note.gaps,
@@ -260,10 +329,18 @@ class Handlers:
 
     @user_facing
     def upload(
-        self, files: list[str] | None, request: gr.Request, progress: gr.Progress = PROGRESS
+        self,
+        files: list[str] | None,
+        request: gr.Request,
+        collections: list[str] | None = None,
+        progress: gr.Progress = PROGRESS,
     ) -> tuple[list[list[str]], list[list[Any]], dict[str, Any]]:
-        """Check, keep and index a batch; one row per file, a bad file never stops the others."""
+        """Check, keep and index a batch into the chosen collections; one row per file, a bad file
+        never stops the others."""
         user = self.require(request, "admin")
+        collections = list(collections or []) or None
+        for name in collections or []:
+            self.assistant.access.require_collection(name)
         rows: list[list[str]] = []
         accepted: dict[str, str] = {}  # stored path -> the name as uploaded
         max_bytes = int(self.assistant.settings.max_file_mb * 2**20)
@@ -283,7 +360,9 @@ class Handlers:
             progress((done, total), desc=Path(item).name)
 
         if accepted:
-            result = self.assistant.ingest(list(accepted), progress=report, actor=f"admin {user}, uploading in the app")
+            result = self.assistant.ingest(
+                list(accepted), progress=report, actor=f"admin {user}, uploading in the app", collections=collections
+            )
             outcomes = {path: "added" for path in result.added} | {path: "updated" for path in result.updated}
             outcomes |= {path: "moved" for path in result.moved} | {path: "unchanged" for path in result.unchanged}
             reasons = {failure.source: failure.reason for failure in result.failed}
@@ -293,7 +372,12 @@ class Handlers:
                 else:
                     notes = "; ".join(w.split(": ", 1)[1] for w in result.warnings if w.startswith(stored + ":"))
                     rows.append([original, outcomes.get(stored, "unchanged"), notes])
-        self.audit.record(user, "index_add", files=[{"file": r[0], "result": r[1], "detail": r[2]} for r in rows])
+        self.audit.record(
+            user,
+            "index_add",
+            collections=collections,
+            files=[{"file": r[0], "result": r[1], "detail": r[2]} for r in rows],
+        )
         return rows, *self._admin_tables()
 
     @user_facing
@@ -335,6 +419,7 @@ class Handlers:
                 d.title,
                 Path(d.source).name,
                 d.date or "",
+                ", ".join(d.collections),
                 d.format,
                 d.language,
                 d.pages,
@@ -357,19 +442,87 @@ class Handlers:
         }
         return rows, statistics
 
+    @user_facing
+    def collections_view(self, request: gr.Request) -> list[list[Any]]:
+        """The collections table on opening the app: filled for admins, empty for the rest."""
+        if "admin" not in PERMISSIONS.get(self.role(request)[1] or "", frozenset()):
+            return []
+        return self._collections_rows()
+
+    @user_facing
+    def create_collection(self, name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        user = self.require(request, "admin")
+        self.assistant.access.create(name.strip())
+        self.audit.record(user, "collection_create", collection=name.strip())
+        return f"Created {name.strip()}", self._collections_rows()
+
+    @user_facing
+    def rename_collection(self, name: str, new_name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        user = self.require(request, "admin")
+        count = self.assistant.rename_collection(name.strip(), new_name.strip(), actor=f"admin {user}, in the app")
+        self.audit.record(user, "collection_rename", collection=name.strip(), to=new_name.strip(), documents=count)
+        return f"Renamed {name.strip()} to {new_name.strip()} ({count} documents)", self._collections_rows()
+
+    @user_facing
+    def delete_collection(self, name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        """Delete a collection and its grants; refused while a document is in it only."""
+        user = self.require(request, "admin")
+        count = self.assistant.delete_collection(name.strip(), actor=f"admin {user}, in the app")
+        self.audit.record(user, "collection_delete", collection=name.strip(), documents=count)
+        return f"Deleted {name.strip()} ({count} documents left it)", self._collections_rows()
+
+    @user_facing
+    def grant_access(self, collection: str, grantee: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        """Let a user, or `group:NAME`, read a collection."""
+        return self._change_grant(collection, grantee, request, grant=True)
+
+    @user_facing
+    def revoke_access(self, collection: str, grantee: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        return self._change_grant(collection, grantee, request, grant=False)
+
+    def _change_grant(
+        self, collection: str, grantee: str, request: gr.Request, grant: bool
+    ) -> tuple[str, list[list[Any]]]:
+        user = self.require(request, "admin")
+        collection, grantee = collection.strip(), grantee.strip()
+        who = {"group": grantee.removeprefix("group:")} if grantee.startswith("group:") else {"user": grantee}
+        if "user" in who and (self.users is None or grantee not in self.users.roles()):
+            raise gr.Error(f"There is no user {grantee!r}. / لا يوجد مستخدم بهذا الاسم.")
+        (self.assistant.access.grant if grant else self.assistant.access.revoke)(collection, **who)
+        self.audit.record(user, "access_grant" if grant else "access_revoke", collection=collection, grantee=grantee)
+        verb = "may read" if grant else "may no longer read"
+        return f"{grantee} {verb} {collection}", self._collections_rows()
+
+    def _collections_rows(self) -> list[list[Any]]:
+        readers = self.assistant.access.collections()
+        return [
+            [name, size, ", ".join([*readers[name]["users"], *(f"group:{g}" for g in readers[name]["groups"])])]
+            for name, size in self.assistant.collection_sizes().items()
+        ]
+
     # -- Status -----------------------------------------------------------------------------
 
     @user_facing
     def status(self, request: gr.Request) -> str:
+        """The versions and models; the index's manifest (failed file paths too) for admins, for
+        others only how many documents they may read."""
         self.require(request, "ask")
         settings = self.assistant.settings
-        manifest = self.assistant.info().manifest.model_dump() if self.assistant.store.exists() else None
+        readable = self.readable(request)
+        manifest = None
+        if self.assistant.store.exists():
+            info = self.assistant.info()
+            if readable is None:
+                manifest = info.manifest.model_dump()
+            else:
+                manifest = {"documents you may read": sum(bool(set(d.collections) & readable) for d in info.documents)}
         lines = [
             f"**Version** {__version__}",
             f"**LLM** {describe(settings)}",
             f"**Embedder** {self.assistant.embedder.name} ({self.assistant.embedder.model})",
-            f"**Index** `{settings.index_dir}`",
         ]
+        if readable is None:
+            lines.append(f"**Index** `{settings.index_dir}`")
         if manifest:
             lines.append("```json\n" + json.dumps(manifest, ensure_ascii=False, indent=2) + "\n```")
         else:
@@ -438,6 +591,24 @@ def _directed(content: str, language: str | None = None) -> str:
     return f"<div dir='{direction}' style='text-align:start'>{content}</div>"
 
 
+def _iso_date(text: str, which: str) -> str | None:
+    """A date typed as YYYY-MM-DD (or nothing); anything else is refused, never ignored."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise gr.Error(
+            f"The date {which} must be written YYYY-MM-DD, not {text!r}. / اكتب التاريخ بالشكل 2024-05-31."
+        ) from None
+
+
+def _searched(scope: SearchFilter | None) -> list[str] | str:
+    """The collections a search read, as the audit log records them."""
+    return "every collection" if scope is None or scope.collections is None else scope.collections
+
+
 def _safe_name(name: str) -> str:
     """A file name with no path, no leading dots and only letters (Arabic too), digits, . _ -."""
     cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).lstrip("._")
@@ -452,6 +623,23 @@ def _unique_path(folder: Path, name: str, content: Path) -> Path:
         candidate = folder / f"{Path(name).stem}-{counter}{Path(name).suffix}"
         counter += 1
     return candidate
+
+
+def _scope_inputs(elem_prefix: str) -> list[Any]:
+    """The controls that narrow a question or a note: collections, the documents' own dates, passage language."""
+    with gr.Accordion("Scope · النطاق", open=False), gr.Row():
+        collections = gr.Dropdown(
+            [],
+            multiselect=True,
+            label="Collections (none chosen: all you may read) · المجموعات",
+            allow_custom_value=True,  # the choices are filled per user on load; the server confines any value
+            elem_id=f"{elem_prefix}-collections",
+            scale=3,
+        )
+        since = gr.Textbox(label="Dated from (YYYY-MM-DD) · من تاريخ", scale=1)
+        until = gr.Textbox(label="Dated until · إلى تاريخ", scale=1)
+        passages = gr.Dropdown(["any", "ar", "en"], value="any", label="Passage language · لغة المقاطع", scale=1)
+    return [collections, since, until, passages]
 
 
 def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> gr.Blocks:
@@ -479,12 +667,16 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                     last_answer = gr.State(None)
                     download = gr.Button("Download the answer · تنزيل الإجابة", size="sm", elem_id="download-answer")
                     answer_file = gr.File(label="Answer file · ملف الإجابة", elem_id="answer-file")
+                    ask_scope = _scope_inputs("ask")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources · المصادر")
                     sources = gr.HTML(elem_id="sources")
             for trigger in (send.click, question.submit):
                 trigger(
-                    handlers.ask, [question, chat, language], [chat, sources, last_answer, question], api_name="ask"
+                    handlers.ask,
+                    [question, chat, language, *ask_scope],
+                    [chat, sources, last_answer, question],
+                    api_name="ask",
                 )
             download.click(handlers.download_answer, last_answer, answer_file, api_name="download_answer")
         with gr.Tab("Brief · مذكرة", elem_id="tab-brief", visible=False) as brief_tab:
@@ -492,6 +684,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                 topic = gr.Textbox(label="Topic · الموضوع", scale=3, elem_id="topic")
                 note_language = gr.Dropdown(list(LANGUAGES), value="auto · تلقائي", label="Language · اللغة", scale=1)
                 length = gr.Radio(list(LENGTHS), value="medium (5) · متوسطة", label="Length · الطول", scale=2)
+            note_scope = _scope_inputs("note")
             propose = gr.Button("1. Propose an outline · اقترح مخططاً")
             outline = gr.Textbox(label="Outline, one point per line (edit freely) · المخطط", lines=5, elem_id="outline")
             write = gr.Button("2. Write the note · اكتب المذكرة", variant="primary")
@@ -502,8 +695,13 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                 as_word = gr.Button("Download Word · وورد")
                 as_markdown = gr.Button("Download Markdown · ماركداون")
             note_file = gr.File(label="Note file · ملف المذكرة")
-            propose.click(handlers.outline, [topic, note_language, length], outline, api_name="outline")
-            write.click(handlers.write_note, [topic, note_language, outline], [note, preview], api_name="write_note")
+            propose.click(handlers.outline, [topic, note_language, length, *note_scope], outline, api_name="outline")
+            write.click(
+                handlers.write_note,
+                [topic, note_language, outline, *note_scope],
+                [note, preview],
+                api_name="write_note",
+            )
             note.change(lambda text: text, note, preview, api_visibility="private")
             as_word.click(handlers.export_word, note, note_file, api_name="export_word")
             as_markdown.click(handlers.export_markdown, note, note_file, api_name="export_markdown")
@@ -513,6 +711,12 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                 file_count="multiple",
                 type="filepath",
                 elem_id="upload",
+            )
+            upload_collections = gr.Dropdown(
+                sorted(assistant.access.collections()),
+                multiselect=True,
+                label="Into collections (none: default, or those of the version replaced) · إلى المجموعات",
+                elem_id="upload-collections",
             )
             index_button = gr.Button("Index the files · فهرسة", variant="primary", elem_id="index-button")
             results = gr.Dataframe(
@@ -525,6 +729,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                     "title",
                     "file",
                     "date",
+                    "collections",
                     "format",
                     "language",
                     "pages",
@@ -545,14 +750,42 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             removed = gr.Markdown()
             golden = gr.Button("Run the golden-question check · فحص الأسئلة المرجعية")
             golden_result = gr.Markdown()
-            index_button.click(handlers.upload, files, [results, documents, statistics], api_name="upload")
+            gr.Markdown("### Collections and who may read them · المجموعات والصلاحيات")
+            collections_table = gr.Dataframe(
+                headers=["collection", "documents", "readers"], elem_id="collections", interactive=False
+            )
+            with gr.Row():
+                collection_name = gr.Textbox(label="Collection · المجموعة", scale=2)
+                new_name = gr.Textbox(label="New name (to rename) · الاسم الجديد", scale=2)
+                create = gr.Button("Create · إنشاء", scale=1)
+                rename = gr.Button("Rename · إعادة تسمية", scale=1)
+                delete = gr.Button("Delete · حذف", scale=1)
+            with gr.Row():
+                grantee = gr.Textbox(label="User, or group:NAME · المستخدم أو المجموعة", scale=2)
+                grant = gr.Button("Grant reading · منح", scale=1)
+                revoke = gr.Button("Revoke · سحب", scale=1)
+            changed = [removed, collections_table]
+            create.click(handlers.create_collection, collection_name, changed, api_name="create_collection")
+            rename.click(handlers.rename_collection, [collection_name, new_name], changed, api_name="rename_collection")
+            delete.click(handlers.delete_collection, collection_name, changed, api_name="delete_collection")
+            grant.click(handlers.grant_access, [collection_name, grantee], changed, api_name="grant_access")
+            revoke.click(handlers.revoke_access, [collection_name, grantee], changed, api_name="revoke_access")
+            index_button.click(
+                handlers.upload, [files, upload_collections], [results, documents, statistics], api_name="upload"
+            )
             refresh.click(handlers.documents, None, [documents, statistics], api_name="documents")
             remove.click(handlers.remove, doc_id, [removed, documents, statistics], api_name="remove_document")
             golden.click(handlers.golden_check, None, golden_result, api_name="golden_check")
         with gr.Tab("Status · الحالة", elem_id="tab-status") as status_tab:
             status = gr.Markdown(elem_id="status")
             status_tab.select(handlers.status, None, status, api_name="status")
-        ui.load(handlers.on_load, None, [ask_tab, brief_tab, admin_tab, greeting], api_visibility="private")
+        ui.load(
+            handlers.on_load,
+            None,
+            [ask_tab, brief_tab, admin_tab, greeting, ask_scope[0], note_scope[0]],
+            api_visibility="private",
+        )
+        ui.load(handlers.collections_view, None, collections_table, api_visibility="private")
         ui.load(handlers.status, None, status, api_visibility="private")
         ui.load(handlers.admin_view, None, [documents, statistics], api_visibility="private")
     return ui

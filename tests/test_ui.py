@@ -93,9 +93,10 @@ def test_an_unknown_or_removed_user_may_do_nothing(app):
     ("user", "visible"), [("mona", [True, False, False]), ("sami", [True, True, False]), ("huda", [True, True, True])]
 )
 def test_tabs_shown_follow_the_role(app, user, visible):
-    *tabs, greeting = app.on_load(as_user(user))
+    *tabs, greeting, ask_collections, note_collections = app.on_load(as_user(user))
     assert [tab["visible"] for tab in tabs] == visible
     assert user in greeting
+    assert ask_collections["choices"] == note_collections["choices"] == ["default"]
 
 
 def test_the_document_list_on_opening_is_for_admins_only(app):
@@ -241,8 +242,9 @@ def test_file_names_are_sanitised():
 def test_admin_removes_a_document_and_runs_the_golden_check(app, tmp_path):
     rows, _ = app.documents(as_user("huda"))
     kuwait = next(row for row in rows if row[2] == "kuwait.txt")
-    assert kuwait[5] == "ar"
-    assert kuwait[8] == 1.0
+    assert kuwait[4] == "default"  # its collections
+    assert kuwait[6] == "ar"
+    assert kuwait[9] == 1.0
     golden = tmp_path / "golden.jsonl"
     golden.write_text(
         json.dumps({"id": "g1", "lang": "ar", "question": "نهائي كأس تونس", "gold_docs": ["football.md"],
@@ -257,11 +259,21 @@ def test_admin_removes_a_document_and_runs_the_golden_check(app, tmp_path):
     assert [e["action"] for e in app.audit.entries()][-2:] == ["golden_check", "index_remove"]
 
 
-def test_status_shows_model_embedder_and_manifest(app):
-    status = app.status(as_user("mona"))
+def test_status_shows_model_embedder_and_manifest_to_admins(app):
+    status = app.status(as_user("huda"))
     assert "scripted" not in status
     assert '"embedder": "fake"' in status
     assert "**Version** 0.1.0" in status
+
+
+def test_status_tells_others_only_how_many_documents_they_may_read(app):
+    status = app.status(as_user("mona"))
+    assert "**Embedder** fake" in status
+    assert '"documents you may read": 3' in status
+    assert "last_failures" not in status
+    assert str(app.assistant.settings.index_dir) not in status
+    app.assistant.access.revoke("default", user="mona")
+    assert '"documents you may read": 0' in app.status(as_user("mona"))
 
 
 def test_the_ui_builds_with_every_endpoint_named(app):
@@ -378,8 +390,8 @@ def test_an_uploaded_document_with_instructions_for_the_assistant_is_flagged_to_
     assert (name, result) == ("ملاحظة.txt", "added")
     assert detail.startswith("withheld text addressed to an AI (document:")
     (row,) = [r for r in documents if r[2] == "ملاحظة.txt"]
-    assert row[10] == 1  # the "withheld" column
-    assert "orders to drop earlier instructions" in row[11]
+    assert row[11] == 1  # the "withheld" column
+    assert "orders to drop earlier instructions" in row[12]
 
 
 def test_a_second_admin_uploading_during_a_write_waits_then_is_told_who_is_writing(app, tmp_path):

@@ -145,6 +145,13 @@ class Snapshot:
         self.store.replace(document.model_copy(update={"source": locations[0], "also_at": locations[1:]}))
         self._changed()
 
+    def refile(self, doc_id: str, collections: list[str]) -> None:
+        """Change the collections a document belongs to."""
+        document = self.store.document(doc_id)
+        assert document is not None, doc_id
+        self.store.replace(document.model_copy(update={"collections": collections}))
+        self._changed()
+
     def record_failures(self, failures: list[FileFailure]) -> None:
         self.manifest = self.manifest.model_copy(update={"last_failures": failures})
 
