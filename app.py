@@ -1,4 +1,4 @@
-"""Start the assistant's web app: settings -> Assistant (with the sample collection on first start) -> UI -> launch.
+"""Start the web app and its API (/v1): settings -> Assistant (with the sample collection on first start) -> serve.
 
 python app.py                         login with the users in ASSISTANT_DATA_DIR/users.json
 python app.py --no-auth               no login, localhost only
@@ -10,9 +10,9 @@ import os
 
 from assistant.errors import AssistantError
 from assistant.sample import index_sample_if_empty
+from assistant.server import serve
 from assistant.service import Assistant
 from assistant.settings import load_settings
-from assistant.ui import serve
 
 
 def arguments() -> argparse.Namespace:

@@ -225,6 +225,11 @@ def confine(scope: SearchFilter | None, readable: frozenset[str] | None) -> Sear
     return SearchFilter(collections=sorted(readable)).narrowed_by(scope)
 
 
+def searched_collections(scope: SearchFilter | None) -> list[str] | str:
+    """The collections a search read, as the audit log records them."""
+    return "every collection" if scope is None or scope.collections is None else scope.collections
+
+
 def _check_name(name: str, kind: str) -> None:
     if not _NAME.match(name):
         raise AccessError(f"a {kind} name is 1-64 letters (Arabic too), digits, '.', '_' or '-'")

@@ -18,8 +18,10 @@ from assistant.access import AccessStore
 from assistant.audit import AuditLog
 from assistant.errors import AssistantError
 from assistant.followup import Message, check_history
+from assistant.logins import LoginGuard
 from assistant.service import Assistant
 from assistant.settings import load_settings
+from assistant.tokens import TokenStore
 from assistant.types import Answer, GateResult, SearchFilter, page_span
 from assistant.users import ROLES, UserStore
 
@@ -438,15 +440,72 @@ def users_remove(ctx: click.Context, name: str) -> None:
     """Remove a user; they cannot log in any more."""
     _users(ctx).remove(name)
     AccessStore.at(ctx.obj.data_dir).forget_user(name)
-    click.echo(f"removed {name} (and their grants)")
+    _tokens(ctx).revoke_user(name)
+    _audit(ctx, "user_remove", removed=name)
+    click.echo(f"removed {name} (and their grants and API tokens)")
 
 
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    """The users and their roles."""
+    """The users and their roles, and any lockout after failed logins."""
     for name, role in _users(ctx).roles().items():
         click.echo(f"{name}\t{role}")
+    for kind, key, count in LoginGuard(ctx.obj.data_dir / "logins.db").locked():
+        click.echo(f"locked: {kind} {key} after {count} failed attempts (`users unlock`)")
+
+
+@users.command("unlock")
+@click.argument("name", required=False)
+@click.option("--address", help="Lift the lockout of a client address instead (or as well).")
+@click.pass_context
+def users_unlock(ctx: click.Context, name: str | None, address: str | None) -> None:
+    """Lift the lockout that failed logins (or bad API tokens) put on a user or a client address."""
+    if not name and not address:
+        raise click.UsageError("give a user name, --address, or both")
+    lifted = LoginGuard(ctx.obj.data_dir / "logins.db").unlock(name, address)
+    _audit(ctx, "unlock", unlocked_user=name, unlocked_address=address, lifted=lifted)
+    click.echo("unlocked" if lifted else "nothing was locked")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (the app's /v1 API): each acts as its user, with their role and grants."""
+
+
+def _tokens(ctx: click.Context) -> TokenStore:
+    return TokenStore(ctx.obj.data_dir / "tokens.json")
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--label", default="", help="What the token is for, shown in `tokens list`.")
+@click.pass_context
+def tokens_create(ctx: click.Context, user: str, label: str) -> None:
+    """Make a token for USER; it is printed once and stored only as a hash."""
+    if user not in _users(ctx).roles():
+        raise click.UsageError(f"there is no user {user!r} (see `users list`)")
+    token_id, token = _tokens(ctx).create(user, label)
+    _audit(ctx, "token_create", token_id=token_id, for_user=user, label=label)
+    click.echo(token)
+    click.echo(f"(token {token_id} for {user}; keep it now, it cannot be shown again)", err=True)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def tokens_revoke(ctx: click.Context, token_id: str) -> None:
+    _tokens(ctx).revoke(token_id)
+    _audit(ctx, "token_revoke", token_id=token_id)
+    click.echo(f"revoked {token_id}")
+
+
+@tokens.command("list")
+@click.pass_context
+def tokens_list(ctx: click.Context) -> None:
+    for token_id, record in _tokens(ctx).listing().items():
+        state = f"revoked {record['revoked']}" if record["revoked"] else "live"
+        click.echo(f"{token_id}\t{record['user']}\t{state}\tcreated {record['created']}\t{record['label']}")
 
 
 @main.group()

@@ -132,11 +132,12 @@ class Assistant:
         return final_answer(self.ask_stream(question, language, scope, history))
 
     def follow_up(self, question: str, history: list[Message], language: str | None = None) -> FollowUp:
-        """What to search for question after history: rewritten by the LLM into a standalone
-        question, or without one the earlier question's key words carried over (followup.py).
-        A model that fails to rewrite costs nothing but the rewrite."""
+        """What to search for question after history: a follow-up rewritten by the LLM into a
+        standalone question, or without one the earlier question's key words carried over
+        (followup.py). A question that stands alone costs no model call; a model that fails to
+        rewrite costs nothing but the rewrite."""
         offline = followup.carried_over(question, history)
-        if not history or isinstance(self.chat_model, ExtractiveAnswerer):
+        if not offline.changed or isinstance(self.chat_model, ExtractiveAnswerer):
             return offline
         messages = render(
             self.settings.prompts_dir,

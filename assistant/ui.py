@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from assistant import __version__
-from assistant.access import confine
+from assistant.access import confine, searched_collections
 from assistant.answering import MARKER, without_markers
 from assistant.audit import AuditLog
 from assistant.briefing import markdown_to_docx, to_markdown
@@ -210,7 +210,7 @@ class Handlers:
             "ask",
             question=question,
             searched_for=answer.searched_for,
-            collections=_searched(scope),
+            collections=searched_collections(scope),
             scope=scope.model_dump(exclude_none=True) if scope else None,
             answered=answer.answered,
             model=answer.model,
@@ -298,7 +298,7 @@ class Handlers:
             user,
             "brief",
             topic=note.topic,
-            collections=_searched(scope),
+            collections=searched_collections(scope),
             language=note.language,
             outline=headings,
             gaps=note.gaps,
@@ -621,11 +621,6 @@ def _iso_date(text: str, which: str) -> str | None:
         ) from None
 
 
-def _searched(scope: SearchFilter | None) -> list[str] | str:
-    """The collections a search read, as the audit log records them."""
-    return "every collection" if scope is None or scope.collections is None else scope.collections
-
-
 def _safe_name(name: str) -> str:
     """A file name with no path, no leading dots and only letters (Arabic too), digits, . _ -."""
     cleaned = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).lstrip("._")
@@ -806,37 +801,3 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
         ui.load(handlers.status, None, status, api_visibility="private")
         ui.load(handlers.admin_view, None, [documents, statistics], api_visibility="private")
     return ui
-
-
-def serve(assistant: Assistant, no_auth: bool) -> None:
-    """Launch with the users file, or without login on localhost only when asked explicitly."""
-    settings = assistant.settings
-    users = UserStore(settings.data_dir / "users.json")
-    audit = AuditLog(settings.data_dir / "audit.jsonl")
-
-    def auth(name: str, password: str) -> bool:
-        role = users.authenticate(name, password)
-        audit.record(name, "login" if role else "login_failed", role=role)
-        return role is not None
-
-    if no_auth:
-        if settings.host not in ("127.0.0.1", "localhost", "::1"):
-            raise SystemExit("--no-auth serves on localhost only; unset ASSISTANT_HOST or use a users file.")
-        ui = build_ui(assistant, None, audit)
-    elif not users.exists() or not users.roles():
-        raise SystemExit(
-            f"No users yet ({users.path}). Create one, then start again:\n"
-            "  python -m assistant users add NAME --role admin\n"
-            "or, to try the app on this machine only without logging in:\n"
-            "  python app.py --no-auth"
-        )
-    else:
-        ui = build_ui(assistant, users, audit)
-    ui.queue(default_concurrency_limit=settings.concurrency).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=None if no_auth else auth,
-        auth_message="Briefing assistant · مساعد الإحاطة",
-        max_file_size=int(settings.max_file_mb * 2**20),
-        css=CSS,
-    )
