@@ -51,6 +51,7 @@ class FollowUp:
     query: str  # what to search: the question itself when it stands alone
     earlier_answer: str | None = None  # the previous answer's text, whose passages stay candidates
     rewritten_by: str | None = None  # "llm", "earlier question", or None: searched as asked
+    also: tuple[str, ...] = ()  # other readings searched beside query, e.g. the offline one beside a model's
 
     @property
     def changed(self) -> bool:

@@ -35,7 +35,7 @@ from assistant.metrics import Question, evaluate_snapshot, load_jsonl
 from assistant.prompting import NO_ANSWER, phrases, render
 from assistant.retrieval import AssistantRetriever, diversify, hybrid_search
 from assistant.settings import Settings
-from assistant.textnorm import NORMALIZATION_VERSION
+from assistant.textnorm import NORMALIZATION_VERSION, content_words
 from assistant.types import (
     OCR_ENGINE,
     Answer,
@@ -151,11 +151,16 @@ class Assistant:
         except Exception as error:  # the answer itself will say what is wrong with the model
             log.warning("the follow-up was not rewritten: %s", explained(error, self.settings))
             return offline
-        if not rewritten or NO_ANSWER in rewritten or len(rewritten) > 4 * len(question) + 300:  # it answered instead
+        said = set(content_words(question + " " + followup.history_text(history)))
+        if (
+            not rewritten
+            or NO_ANSWER in rewritten
+            or len(rewritten) > 4 * len(question) + 300  # it answered instead
+            or not said & set(content_words(rewritten))  # it wrote about something else
+        ):
             return offline
-        if rewritten == question:
-            return FollowUp(question, question)
-        return FollowUp(question, rewritten, offline.earlier_answer, "llm")
+        # A small model's rewrite can miss: the offline reading is searched beside it.
+        return FollowUp(question, rewritten, offline.earlier_answer, "llm", also=(offline.query,))
 
     def outline(
         self, topic: str, language: str | None = None, points: int = 5, scope: SearchFilter | None = None
@@ -237,7 +242,9 @@ class Assistant:
 
         if not asked.changed:
             return search(asked.query, k)
-        rankings = [(search(asked.query, k), followup.WITH_HISTORY), (search(asked.question, k), followup.AS_ASKED)]
+        readings = dict.fromkeys([asked.query, *asked.also])
+        rankings = [(search(query, k), followup.WITH_HISTORY) for query in readings]
+        rankings.append((search(asked.question, k), followup.AS_ASKED))
         if asked.earlier_answer:
             rankings.append((search(asked.earlier_answer, followup.EARLIER), followup.EARLIER_ANSWER))
         return followup.fused(rankings, k)

@@ -642,14 +642,15 @@ def _scope_inputs(elem_prefix: str) -> list[Any]:
     with gr.Accordion("Scope · النطاق", open=False), gr.Row():
         collections = gr.Dropdown(
             [],
+            value=[],
             multiselect=True,
             label="Collections (none chosen: all you may read) · المجموعات",
             allow_custom_value=True,  # the choices are filled per user on load; the server confines any value
             elem_id=f"{elem_prefix}-collections",
             scale=3,
         )
-        since = gr.Textbox(label="Dated from (YYYY-MM-DD) · من تاريخ", scale=1)
-        until = gr.Textbox(label="Dated until · إلى تاريخ", scale=1)
+        since = gr.Textbox("", label="Dated from (YYYY-MM-DD) · من تاريخ", scale=1)
+        until = gr.Textbox("", label="Dated until · إلى تاريخ", scale=1)
         passages = gr.Dropdown(["any", "ar", "en"], value="any", label="Passage language · لغة المقاطع", scale=1)
     return [collections, since, until, passages]
 

@@ -3,6 +3,7 @@ gradio_client, with a document whose words would show a leak."""
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -77,11 +78,12 @@ def as_user(name: str) -> gr.Request:
 
 
 def outputs(call: Any) -> str:
-    """Everything an endpoint gives back (every streamed update too), as one string, or the refusal."""
+    """All an endpoint gives back (each streamed update, a file's content too), as one string, or the refusal."""
     try:
         result = call()
         if hasattr(result, "__next__"):
             result = list(result)
+        result = _read_download(result)
     except gr.Error as error:
         return f"refused: {error.message}"
     return json.dumps(result, ensure_ascii=False, default=str)
@@ -96,12 +98,28 @@ ENDPOINTS = {
     "outline": lambda app, r: app.outline("تسليم القمح", "auto · تلقائي", "short (3 points) · قصيرة", r),
     "outline scoped": lambda app, r: app.outline("القمح", "auto · تلقائي", "short (3 points) · قصيرة", r, ["secret"]),
     "write note": lambda app, r: app.write_note("تسليم القمح", "العربية", "كمية القمح\nالوفد المفاوض", r),
+    "download the last answer": lambda app, r: app.download_answer(_last_answer(app, r), r),
     "documents": lambda app, r: app.documents(r),
+    "golden check": lambda app, r: app.golden_check(r),
+    "remove a document": lambda app, r: app.remove("0000000000000000", r),
     "documents on opening": lambda app, r: app.admin_view(r),
     "collections on opening": lambda app, r: app.collections_view(r),
     "status": lambda app, r: app.status(r),
     "on load": lambda app, r: app.on_load(r),
 }
+
+
+def _last_answer(app: Handlers, request: gr.Request) -> dict[str, Any] | None:
+    """The answer the session holds after asking, which the download endpoint is given."""
+    try:
+        *_, (_, _, answer, _) = app.ask(SECRET_QUESTION, [], "auto · تلقائي", request)
+    except gr.Error:
+        return None
+    return answer
+
+
+def _read_download(result: Any) -> Any:
+    return Path(result).read_text(encoding="utf-8") if isinstance(result, str) and Path(result).is_file() else result
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -129,6 +147,15 @@ def test_a_user_with_no_grant_sees_nothing_and_is_told_so(collections_app):
     assert "النطاق" in chat[-1]["content"]  # "no document you may read is within this scope"
     with pytest.raises(AssistantError, match="scope"):  # a note, too, is refused rather than written from nothing
         collections_app.assistant.outline("الكويت", scope=collections_app.scope(as_user("nadia")))
+
+
+def test_a_note_scoped_to_a_collection_cites_only_its_documents(collections_app):
+    app = collections_app
+    markdown = app.write_note("الاجتماعات", "العربية", "عدد الدول\nالقمح", as_user("huda"), ["public"])[1]
+    assert "kuwait" in markdown or "الكويت" in markdown
+    assert [word for word in LEAKS if word in markdown] == []
+    outline = app.outline("القمح والدول", "auto · تلقائي", "short (3 points) · قصيرة", as_user("salwa"), ["public"])
+    assert [word for word in LEAKS if word in outline] == []
 
 
 def test_a_public_reader_is_answered_from_public_only(collections_app):
