@@ -43,10 +43,12 @@ class AccessStore:
         may revoke; users added later read only what they are granted.
         """
         store = cls(Path(data_dir) / "access.json")
+        made = Path(data_dir) / ".access-made"  # once made, a missing registry is lost, not new
         with store._locked():
-            if not store.path.exists():
+            if not store.path.exists() and not made.exists():
                 existing = sorted(UserStore(Path(data_dir) / "users.json").roles())
                 store._write({"collections": {DEFAULT_COLLECTION: {"users": existing, "groups": []}}, "groups": {}})
+                made.touch()
         return store
 
     # -- reading --------------------------------------------------------------------------
@@ -197,10 +199,11 @@ class AccessStore:
     def _read(self) -> Registry:
         try:
             registry: Registry = json.loads(self.path.read_text(encoding="utf-8"))
-            if not (isinstance(registry["collections"], dict) and isinstance(registry["groups"], dict)):
-                raise TypeError("collections and groups must be objects")
+            _check_registry(registry)
         except FileNotFoundError:
-            raise AccessError(f"the access file {self.path} is missing; restore it from a backup") from None
+            raise AccessError(
+                f"the access file {self.path} is missing, so no one may read anything; restore it from a backup"
+            ) from None
         except (ValueError, KeyError, TypeError) as error:
             raise AccessError(f"the access file {self.path} is damaged ({error}); restore it from a backup") from None
         return registry
@@ -213,6 +216,21 @@ class AccessStore:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, self.path)
+
+
+def _check_registry(registry: Registry) -> None:
+    """Raise TypeError unless every grant and membership is a list of names (a string would match substrings)."""
+
+    def names(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(name, str) for name in value)
+
+    collections, groups = registry["collections"], registry["groups"]
+    if not isinstance(collections, dict) or not isinstance(groups, dict):
+        raise TypeError("collections and groups must be objects")
+    if not all(isinstance(r, dict) and names(r["users"]) and names(r["groups"]) for r in collections.values()):
+        raise TypeError("each collection's users and groups must be lists of names")
+    if not all(names(members) for members in groups.values()):
+        raise TypeError("each group must be a list of user names")
 
 
 def confine(scope: SearchFilter | None, readable: frozenset[str] | None) -> SearchFilter | None:

@@ -19,7 +19,8 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -45,17 +46,17 @@ class Scope(BaseModel):
 
     collections: list[str] | None = None
     documents: list[str] | None = None
-    since: str | None = None
-    until: str | None = None
-    passage_language: str | None = None
+    since: date | None = None
+    until: date | None = None
+    passage_language: Literal["ar", "en", "other"] | None = None
 
     def search_filter(self) -> SearchFilter | None:
         chosen = SearchFilter(
             collections=self.collections,
             documents=self.documents,
             languages=[self.passage_language] if self.passage_language else None,
-            date_from=self.since,
-            date_to=self.until,
+            date_from=self.since.isoformat() if self.since else None,
+            date_to=self.until.isoformat() if self.until else None,
         )
         return None if chosen == SearchFilter() else chosen
 
@@ -64,7 +65,7 @@ class ChatRequest(Scope):
     model: str = MODEL
     messages: list[dict[str, Any]]
     stream: bool = False
-    language: str | None = Field(None, description="ar or en; default: the question's language.")
+    language: Literal["ar", "en"] | None = Field(None, description="The answer's; default: the question's.")
 
 
 class SearchRequest(Scope):
@@ -89,16 +90,16 @@ def router(
         if users is None:
             return Caller(user="local", role="admin", readable=None)
         address = request.client.host if request.client else None
-        if refusal := guard.refusal(None, address):  # refused unread, and counted: guessing fast locks sooner
-            locked = guard.failed(None, address)
-            audit.record("anonymous", "api_refused", address=address, reason=refusal, locked=locked)
-            raise HTTPException(429, refusal)
         token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         user = tokens.user_of(token) if token else None
         role = users.roles().get(user) if user else None
         if user is None or role is None:
-            locked = guard.failed(None, address)
-            audit.record("anonymous", "api_token_refused", address=address, locked=locked)
+            # A token's 256-bit secret cannot be guessed, so a valid one is served whatever its
+            # address did; bad ones are throttled per address like failed logins.
+            refusal, locked = guard.attempt(None, address)
+            audit.record("anonymous", "api_token_refused", address=address, reason=refusal, locked=locked)
+            if refusal:
+                raise HTTPException(429, refusal)
             raise HTTPException(401, "a valid API token is needed: Authorization: Bearer <token>")
         if "ask" not in PERMISSIONS[role]:
             raise HTTPException(403, f"the role {role} may not ask")
@@ -213,7 +214,10 @@ def _checked(answer: Answer) -> dict[str, Any]:
         "answer": answer.text,
         "searched_for": answer.searched_for,
         "citations": [_citation(c) for c in answer.citations],
-        "conflicts": [conflict.model_dump() for conflict in answer.conflicts],
+        "conflicts": [
+            {"unit": c.unit, "figures": [{"value": f.value, "citation": _citation(f.citation)} for f in c.figures]}
+            for c in answer.conflicts
+        ],
     }
 
 

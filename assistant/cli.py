@@ -438,9 +438,10 @@ def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) ->
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove a user; they cannot log in any more."""
-    _users(ctx).remove(name)
+    # Grants and tokens first: a crash in between must not leave them to a later user of that name.
     AccessStore.at(ctx.obj.data_dir).forget_user(name)
     _tokens(ctx).revoke_user(name)
+    _users(ctx).remove(name)
     _audit(ctx, "user_remove", removed=name)
     click.echo(f"removed {name} (and their grants and API tokens)")
 
@@ -529,7 +530,7 @@ def collections_list(ctx: click.Context) -> None:
 @click.pass_context
 def collections_create(ctx: click.Context, name: str) -> None:
     """Create an empty collection that no one may read yet."""
-    _assistant(ctx).access.create(name)
+    _assistant(ctx).create_collection(name, actor=_actor("collections create"))
     _audit(ctx, "collection_create", collection=name)
     click.echo(f"created {name}")
 

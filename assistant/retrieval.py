@@ -102,7 +102,7 @@ def rank(
     dense = snapshot.dense_search(query_vector, candidates, among)
     keyword = snapshot.keyword_search(query, candidates, among)
     crossed = crossed_keyword(snapshot, settings, query, language, keyword, candidates, among)
-    trust = keyword_trust(keyword_share(snapshot, query, keyword), settings)
+    trust = keyword_trust(keyword_share(snapshot, query, keyword, among), settings)
     windows = best_windows(snapshot, query_vector, dense, keyword + crossed) if settings.window_weight else {}
     fused = fuse(snapshot, settings, language, dense, keyword, crossed, trust, windows)
     return Rankings(dense, keyword, crossed, fused, language)
@@ -123,9 +123,9 @@ def crossed_keyword(
     return keyword if translated == query else snapshot.keyword_search(translated, candidates, among)
 
 
-def keyword_share(snapshot: Snapshot, query: str, keyword: Ranking) -> float:
+def keyword_share(snapshot: Snapshot, query: str, keyword: Ranking, among: np.ndarray | None = None) -> float:
     """The share of the query's IDF mass that its best keyword match contains; 0 with no match."""
-    return snapshot.matched_share(query, keyword[0][0]) if keyword else 0.0
+    return snapshot.matched_share(query, keyword[0][0], among) if keyword else 0.0
 
 
 def keyword_trust(share: float, settings: Settings) -> float:

@@ -45,13 +45,12 @@ def login_check(users: UserStore, guard: LoginGuard, audit: AuditLog) -> Callabl
 
     def check(name: str, password: str) -> bool:
         address = client_address.get()
-        if refusal := guard.refusal(name, address):
-            locked = guard.failed(name, address)
+        refusal, locked = guard.attempt(name, address)
+        if refusal:
             audit.record(name, "login_refused", address=address, reason=refusal, locked=locked)
             return False
         role = users.authenticate(name, password)
         if role is None:
-            locked = guard.failed(name, address)
             audit.record(name, "login_failed", address=address, locked=locked)
             return False
         guard.succeeded(name, address)
@@ -101,4 +100,12 @@ def serve(assistant: Assistant, no_auth: bool) -> None:
     app = build_app(assistant, no_auth)
     print(f"Serving the app on http://{settings.host}:{settings.port} and its API under /v1", flush=True)
     # A browser keeps Gradio's event stream open: on SIGTERM wait for it only briefly.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
+    # The client's own address, not X-Forwarded-For, which any local client could set to dodge throttling.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )

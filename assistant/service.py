@@ -353,6 +353,8 @@ class Assistant:
                 progress(completed, len(files), str(path))
 
         with self._writing(actor), loading as loader:
+            for name in collections or []:  # again under the lock: a collection deleted meanwhile takes nothing
+                self.access.require_collection(name)
             snapshot = self._writable_snapshot()
             batch = _Batch(snapshot)
             ahead = _EmbeddedAhead(self, snapshot, report)
@@ -453,53 +455,75 @@ class Assistant:
                         sizes[name] += 1
         return sizes
 
+    def create_collection(self, name: str, actor: str | None = None) -> None:
+        """Create a collection no one may read yet. Refused while documents still carry the name
+        (left by a delete that did not finish): they would go to the new collection's readers."""
+        with self._writing(actor):
+            carrying = self._carrying(name)
+            if carrying:
+                raise AccessError(
+                    f"{carrying} documents still carry the name {name!r}; "
+                    f"finish its deletion first with `collections delete {name}`"
+                )
+            self.access.create(name)
+
     def rename_collection(self, old: str, new: str, actor: str | None = None) -> int:
         """Rename a collection in its documents, then in the registry; returns how many documents it holds.
 
-        Between the two steps its documents carry a name no one is granted, so a crash there
-        hides them (fails closed) until the rename is run again, which then completes it.
+        Under the index's write lock, so that no other change to collections comes between. A crash
+        between the two steps leaves its documents under a name no one is granted: hidden (fails
+        closed) until the rename is run again, which then completes it.
         """
-        self.access.require_collection(old)
-        if new in self.access.collections():
-            raise AccessError(f"the collection {new!r} exists already")
-        renamed = self._refile(lambda names: [new if name == old else name for name in names], actor)
-        self.access.rename(old, new)
+        with self._writing(actor):
+            self.access.require_collection(old)
+            if new in self.access.collections() or self._carrying(new):
+                raise AccessError(f"the collection {new!r} exists already")
+            renamed = self._refile(lambda names: [new if name == old else name for name in names])
+            self.access.rename(old, new)
         return renamed
 
     def delete_collection(self, name: str, remove_documents: bool = False, actor: str | None = None) -> int:
         """Delete a collection and its grants; its documents leave it, and a document left in no
         collection is removed from the index, only when remove_documents says so. Returns how many
-        documents it held."""
-        self.access.require_collection(name)
-        only_here = [
-            d.doc_id for d in (self.snapshot().documents() if self.store.exists() else []) if d.collections == [name]
-        ]
-        if only_here and not remove_documents:
-            raise AccessError(
-                f"{len(only_here)} documents are in {name!r} only; add them to another collection first, "
-                "or delete it with --remove-documents"
-            )
-        self.access.delete(name)  # first: from here on no one reads it, whatever happens next
-        return self._refile(lambda names: [n for n in names if n != name], actor)
+        documents it held. Run again, it finishes a deletion that was interrupted."""
+        with self._writing(actor):
+            documents = self.snapshot().documents() if self.store.exists() else []
+            carried = [d for d in documents if name in d.collections]
+            if name not in self.access.collections() and not carried:
+                raise NotFoundError(f"there is no collection {name!r}")
+            only_here = [d for d in carried if d.collections == [name]]
+            if only_here and not remove_documents:
+                raise AccessError(
+                    f"{len(only_here)} documents are in {name!r} only; add them to another collection first, "
+                    "or delete it with --remove-documents"
+                )
+            if name in self.access.collections():
+                self.access.delete(name)  # first: from here on no one reads it, whatever happens next
+            return self._refile(lambda names: [n for n in names if n != name])
 
-    def _refile(self, change: Callable[[list[str]], list[str]], actor: str | None) -> int:
-        """Apply change to every document's collections in one commit; a document left in none is removed."""
+    def _carrying(self, name: str) -> int:
+        """How many indexed documents carry a collection name."""
+        documents = self.snapshot().documents() if self.store.exists() else []
+        return sum(name in d.collections for d in documents)
+
+    def _refile(self, change: Callable[[list[str]], list[str]]) -> int:
+        """Apply change to every document's collections in one commit; a document left in none is
+        removed. The caller holds the write lock."""
         if not self.store.exists():
             return 0
-        with self._writing(actor):
-            snapshot = self._writable_snapshot()
-            changed = 0
-            for document in snapshot.documents():
-                collections = change(document.collections)
-                if collections == document.collections:
-                    continue
-                changed += 1
-                if collections:
-                    snapshot.refile(document.doc_id, collections)
-                else:
-                    snapshot.remove(document.doc_id)
-            if snapshot.modified:
-                self.store.commit(snapshot)
+        snapshot = self._writable_snapshot()
+        changed = 0
+        for document in snapshot.documents():
+            collections = change(document.collections)
+            if collections == document.collections:
+                continue
+            changed += 1
+            if collections:
+                snapshot.refile(document.doc_id, collections)
+            else:
+                snapshot.remove(document.doc_id)
+        if snapshot.modified:
+            self.store.commit(snapshot)
         return changed
 
     def _ingest_file(

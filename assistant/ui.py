@@ -143,7 +143,7 @@ class Handlers:
         return name
 
     @user_facing
-    def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str, Any, Any]:
+    def on_load(self, request: gr.Request) -> tuple[Any, Any, Any, str, Any, Any, Any]:
         name, role = self.role(request)
         allowed = PERMISSIONS.get(role or "", frozenset())
         greeting = f"Signed in as **{name}** ({role}) · مرحباً"
@@ -155,6 +155,7 @@ class Handlers:
             greeting,
             gr.update(choices=choices, value=[]),
             gr.update(choices=choices, value=[]),
+            gr.update(choices=choices if "admin" in allowed else [], value=[]),  # the names are no one else's business
         )
 
     def collection_choices(self, request: gr.Request | None) -> list[str]:
@@ -232,7 +233,7 @@ class Handlers:
         answer = Answer.model_validate(last_answer)
         lines = [f"# {answer.question}", "", answer.text, ""]
         lines += [
-            f"[{c.n}] {c.title}, p. {c.page_start} ({c.source}{_ocr_label(c.ocr_confidence)}): "
+            f"[{c.n}] {c.title}, p. {c.page_start} ({Path(c.source).name}{_ocr_label(c.ocr_confidence)}): "
             f"«{' '.join(c.quote.split())}»"
             for c in answer.citations
         ]
@@ -455,7 +456,7 @@ class Handlers:
     @user_facing
     def create_collection(self, name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
         user = self.require(request, "admin")
-        self.assistant.access.create(name.strip())
+        self.assistant.create_collection(name.strip(), actor=f"admin {user}, in the app")
         self.audit.record(user, "collection_create", collection=name.strip())
         return f"Created {name.strip()}", self._collections_rows()
 
@@ -521,7 +522,7 @@ class Handlers:
                 manifest = {"documents you may read": sum(bool(set(d.collections) & readable) for d in info.documents)}
         lines = [
             f"**Version** {__version__}",
-            f"**LLM** {describe(settings)}",
+            f"**LLM** {describe(settings) if readable is None else settings.llm}",  # a model's path or URL: admins
             f"**Embedder** {self.assistant.embedder.name} ({self.assistant.embedder.model})",
         ]
         if readable is None:
@@ -726,8 +727,10 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
                 elem_id="upload",
             )
             upload_collections = gr.Dropdown(
-                sorted(assistant.access.collections()),
+                [],  # filled on load, for admins only: the page is sent to everyone
+                value=[],
                 multiselect=True,
+                allow_custom_value=True,
                 label="Into collections (none: default, or those of the version replaced) · إلى المجموعات",
                 elem_id="upload-collections",
             )
@@ -795,7 +798,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
         ui.load(
             handlers.on_load,
             None,
-            [ask_tab, brief_tab, admin_tab, greeting, ask_scope[0], note_scope[0]],
+            [ask_tab, brief_tab, admin_tab, greeting, ask_scope[0], note_scope[0], upload_collections],
             api_visibility="private",
         )
         ui.load(handlers.collections_view, None, collections_table, api_visibility="private")

@@ -158,6 +158,17 @@ def test_a_note_scoped_to_a_collection_cites_only_its_documents(collections_app)
     assert [word for word in LEAKS if word in outline] == []
 
 
+def test_scores_a_reader_sees_do_not_tell_what_other_collections_hold(collections_app):
+    """A word that is in the secret document and one that is nowhere score alike for a public reader."""
+    app = collections_app
+    scope = app.scope(as_user("mona"))
+    in_secret, nowhere = ("اجتماع الكويت دولة " + word for word in ("برهوم", "بلعوم"))
+    scored = [
+        [(hit.chunk_id, hit.score) for hit in app.assistant.search(q, k=3, scope=scope)] for q in (in_secret, nowhere)
+    ]
+    assert scored[0] == scored[1]
+
+
 def test_a_public_reader_is_answered_from_public_only(collections_app):
     *_, (_, _, answer, _) = collections_app.ask(PUBLIC_QUESTION, [], "auto · تلقائي", as_user("mona"))
     assert answer["answered"]
@@ -286,6 +297,37 @@ def test_the_access_file_is_private_and_a_damaged_one_is_a_clear_error(collectio
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(AccessError, match="damaged"):
         AccessStore(path).readable("mona", "official")
+
+
+def test_a_lost_access_file_is_not_made_again_as_on_first_start(collections_app):
+    """Once made, a missing registry means it was lost: everyone reads nothing until it is restored."""
+    path = collections_app.assistant.access.path
+    path.unlink()
+    with pytest.raises(AccessError, match="missing"):
+        collections_app.readable(as_user("nadia"))
+    assert outputs(lambda: collections_app.ask(PUBLIC_QUESTION, [], "auto · تلقائي", as_user("mona"))).startswith(
+        "refused: the access file"
+    )
+
+
+def test_a_name_left_on_documents_by_an_interrupted_delete_cannot_be_made_again_until_it_is_finished(
+    collections_app, monkeypatch
+):
+    assistant = collections_app.assistant
+    monkeypatch.setattr(Assistant, "_refile", lambda self, change: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        assistant.delete_collection("secret", remove_documents=True)  # the registry entry is gone, the tags stay
+    monkeypatch.undo()
+    with pytest.raises(AccessError, match="still carry"):
+        assistant.create_collection("secret")  # would hand the negotiation file to the new readers
+    assert assistant.delete_collection("secret", remove_documents=True) == 1  # run again, it finishes
+    assistant.create_collection("secret")
+    assistant.access.grant("secret", user="mona")
+    assert [
+        word
+        for word in LEAKS
+        if word in outputs(lambda: collections_app.ask(SECRET_QUESTION, [], "auto · تلقائي", as_user("mona")))
+    ] == []
 
 
 def test_the_first_start_with_collections_keeps_earlier_users_reading_the_default(settings, corpus):

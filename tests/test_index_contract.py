@@ -237,6 +237,24 @@ def test_keyword_search_matches_the_reference(keyword_pair, query):
     same(backend.search(tokens, 4, among), reference.search(tokens, 4, among))
     for vector_id in (10, 11, 13, 16):
         assert backend.matched_share(tokens, vector_id) == pytest.approx(reference.matched_share(tokens, vector_id))
+        shares = backend.matched_share(tokens, vector_id, among), reference.matched_share(tokens, vector_id, among)
+        assert shares[0] == pytest.approx(shares[1])
+
+
+def test_a_scoped_keyword_search_scores_as_if_the_index_held_only_its_rows(keyword_pair):
+    """Nothing outside a scope changes the scores inside it: else a reader could tell from a score
+    whether a word occurs in a document they may not read."""
+    backend, _ = keyword_pair
+    among = np.array([11, 12, 14, 17], dtype=np.int64)
+    alone = MemoryKeywordIndex()
+    alone.add(among.tolist(), [tokenize(TEXTS[i - 10]) for i in among])
+    for query in ("اجتماع الكويت", "Kuwait meeting countries", "budget hospitals"):
+        tokens = tokenize(query)
+        same(backend.search(tokens, 4, among), alone.search(tokens, 4))
+        for vector_id in among.tolist():
+            assert backend.matched_share(tokens, vector_id, among) == pytest.approx(
+                alone.matched_share(tokens, vector_id)
+            )
 
 
 def test_keyword_search_keeps_only_the_admitted_and_only_rows_that_share_a_token(keyword_pair):

@@ -93,10 +93,11 @@ def test_an_unknown_or_removed_user_may_do_nothing(app):
     ("user", "visible"), [("mona", [True, False, False]), ("sami", [True, True, False]), ("huda", [True, True, True])]
 )
 def test_tabs_shown_follow_the_role(app, user, visible):
-    *tabs, greeting, ask_collections, note_collections = app.on_load(as_user(user))
+    *tabs, greeting, ask_collections, note_collections, upload_collections = app.on_load(as_user(user))
     assert [tab["visible"] for tab in tabs] == visible
     assert user in greeting
     assert ask_collections["choices"] == note_collections["choices"] == ["default"]
+    assert upload_collections["choices"] == (["default"] if user == "huda" else [])
 
 
 def test_the_document_list_on_opening_is_for_admins_only(app):

@@ -66,11 +66,15 @@ class KeywordIndex(Protocol):
     def remove(self, ids: Iterable[int]) -> None: ...
 
     def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
-        """The k best-scoring rows (of those in `among`, when given); rows sharing no token are left out."""
+        """The k best-scoring rows (of those in `among`, when given); rows sharing no token are left out.
+
+        With `among`, BM25's statistics (rows, lengths, document frequencies) are those of the
+        admitted rows: nothing outside a scope may change how the rows inside it are scored.
+        """
         ...
 
-    def matched_share(self, tokens: list[str], vector_id: int) -> float:
-        """Share of the query's IDF mass (its rare words weigh most) that one row contains."""
+    def matched_share(self, tokens: list[str], vector_id: int, among: np.ndarray | None = None) -> float:
+        """Share of the query's IDF mass (its rare words weigh most) that one row contains, IDF within among."""
         ...
 
 

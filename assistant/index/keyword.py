@@ -10,6 +10,7 @@ LangChain's BM25Retriever is not used: its whitespace tokenizer keeps Arabic cli
 diacritics attached and so misses most Arabic matches.
 """
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -99,13 +100,14 @@ class SegmentedBm25:
         self._pending_rows: dict[int, list[str]] = {}
         self._pending: KeywordSegment | None = None
         self._statistics: tuple[int, int] | None = None
+        self._scoped: dict[bytes, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return self._totals()[0]
 
     def add(self, ids: Sequence[int], rows: Sequence[list[str]]) -> None:
         self._pending_rows |= {int(i): list(row) for i, row in zip(ids, rows, strict=True)}
-        self._pending, self._statistics = None, None
+        self._pending, self._statistics, self._scoped = None, None, {}
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = [int(i) for i in ids]
@@ -113,7 +115,7 @@ class SegmentedBm25:
             self._pending_rows.pop(vector_id, None)
         sealed = np.concatenate([s.ids for s in self.segments]) if self.segments else _NO_IDS
         self.deleted = np.union1d(self.deleted, np.intersect1d(np.array(ids, dtype=np.int64), sealed))
-        self._pending, self._statistics = None, None
+        self._pending, self._statistics, self._scoped = None, None, {}
 
     def pending(self) -> KeywordSegment | None:
         """What a writer added, as the segment it will be sealed as; None when nothing was added."""
@@ -125,17 +127,32 @@ class SegmentedBm25:
         pending = self.pending()
         return [*self.segments, pending] if pending else self.segments
 
-    def _totals(self) -> tuple[int, int]:
-        """Live rows and their tokens, over every segment."""
-        if self._statistics is None:
-            rows = tokens = 0
-            for segment in self._searched():
-                live = ~members(segment.ids, self.deleted)
-                rows, tokens = rows + int(live.sum()), tokens + int(np.asarray(segment.lengths)[live].sum())
-            self._statistics = (rows, tokens)
-        return self._statistics
+    def _totals(self, among: np.ndarray | None = None) -> tuple[int, int]:
+        """Live rows and their tokens, over every segment, or over the rows among admits.
 
-    def _live_postings(self, token: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        Statistics within a scope are the scope's own: a search confined to some collections must
+        not score its passages by how often a word occurs in documents outside them (that would
+        tell a reader whether a word is in a document they may not read).
+        """
+        if among is None and self._statistics is not None:
+            return self._statistics
+        key = None if among is None else hashlib.blake2b(ascending(among).tobytes(), digest_size=16).digest()
+        if key is not None and key in self._scoped:
+            return self._scoped[key]
+        rows = tokens = 0
+        for segment in self._searched():
+            live = ~members(segment.ids, self.deleted)
+            if among is not None:
+                live &= members(segment.ids, ascending(among))
+            rows, tokens = rows + int(live.sum()), tokens + int(np.asarray(segment.lengths)[live].sum())
+        if key is None:
+            self._statistics = (rows, tokens)
+        else:
+            self._scoped = {key: (rows, tokens)}  # the last scope: a user's questions share theirs
+        return rows, tokens
+
+    def _live_postings(self, token: str, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The token's postings in live rows (and only rows among admits, when given)."""
         parts = [segment.postings(token) for segment in self._searched()]
         if not parts:
             return _NO_IDS, _NO_COUNTS, _NO_COUNTS
@@ -143,29 +160,30 @@ class SegmentedBm25:
         if len(self.deleted) and len(ids):
             live = ~members(ids, self.deleted)
             ids, tf, lengths = ids[live], tf[live], lengths[live]
+        if among is not None and len(ids):  # a mask on the postings: the filter never cuts a top k
+            admitted = members(ids, ascending(among))
+            ids, tf, lengths = ids[admitted], tf[admitted], lengths[admitted]
         return ids, tf, lengths
 
-    def _idf(self, held_by: int) -> float:
-        return math.log(1 + (self._totals()[0] - held_by + 0.5) / (held_by + 0.5))
+    @staticmethod
+    def _idf(held_by: int, rows: int) -> float:
+        return math.log(1 + (rows - held_by + 0.5) / (held_by + 0.5))
 
     def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
-        rows, length = self._totals()
-        if not rows or k <= 0 or (among is not None and not len(among)):
+        rows, length = self._totals(among)
+        if not rows or k <= 0:
             return []
         average = length / rows
         found_ids, found_scores = [], []
         for token, repeats in Counter(tokens).items():
-            ids, tf, lengths = self._live_postings(token)
+            ids, tf, lengths = self._live_postings(token, among)
             if len(ids):
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / average)
                 found_ids.append(ids)
-                found_scores.append(repeats * self._idf(len(ids)) * tf / (tf + norm))
+                found_scores.append(repeats * self._idf(len(ids), rows) * tf / (tf + norm))
         if not found_ids:
             return []
         ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
-        if among is not None:  # a mask on the scores: the filter never cuts a top k
-            admitted = members(ids, ascending(among))
-            ids, scores = ids[admitted], scores[admitted]
         totals = np.bincount(ids, weights=scores)  # by vector id: linear, where np.unique would sort
         matching = np.flatnonzero(totals > 0)
         if len(matching) > k:  # the k best without sorting every row
@@ -173,12 +191,13 @@ class SegmentedBm25:
         best = sorted(matching.tolist(), key=lambda i: (-totals[i], i))
         return [(int(i), float(totals[i])) for i in best]
 
-    def matched_share(self, tokens: list[str], vector_id: int) -> float:
+    def matched_share(self, tokens: list[str], vector_id: int, among: np.ndarray | None = None) -> float:
+        rows, _ = self._totals(among)
         idf, held = {}, set()
         for token in dict.fromkeys(tokens):
-            ids, _, _ = self._live_postings(token)
+            ids, _, _ = self._live_postings(token, among)
             if len(ids):
-                idf[token] = self._idf(len(ids))
+                idf[token] = self._idf(len(ids), rows)
                 if vector_id in ids:
                     held.add(token)
         mass = sum(idf.values())

@@ -56,19 +56,23 @@ class MemoryKeywordIndex:
         for vector_id in ids:
             self._rows.pop(int(vector_id), None)
 
-    def _idf(self, token: str) -> float:
-        held_by = sum(token in row for row in self._rows.values())
-        return math.log(1 + (len(self._rows) - held_by + 0.5) / (held_by + 0.5))
+    def _within(self, among: np.ndarray | None) -> dict[int, list[str]]:
+        """The rows a search may see: statistics within a scope are the scope's own."""
+        return self._rows if among is None else {i: self._rows[i] for i in among.tolist() if i in self._rows}
+
+    @staticmethod
+    def _idf(token: str, rows: dict[int, list[str]]) -> float:
+        held_by = sum(token in row for row in rows.values())
+        return math.log(1 + (len(rows) - held_by + 0.5) / (held_by + 0.5))
 
     def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
-        if not self._rows:
+        rows = self._within(among)
+        if not rows:
             return []
-        allowed = set(self._rows) if among is None else set(among.tolist()) & set(self._rows)
-        average_length = sum(map(len, self._rows.values())) / len(self._rows)
-        idf = {token: self._idf(token) for token in set(tokens)}
+        average_length = sum(map(len, rows.values())) / len(rows)
+        idf = {token: self._idf(token, rows) for token in set(tokens)}
         scored = []
-        for vector_id in allowed:
-            row = self._rows[vector_id]
+        for vector_id, row in rows.items():
             counts = Counter(row)
             norm = BM25_K1 * (1 - BM25_B + BM25_B * len(row) / average_length)
             score = sum(idf[t] * counts[t] / (counts[t] + norm) for t in tokens if counts[t])
@@ -76,10 +80,11 @@ class MemoryKeywordIndex:
                 scored.append((vector_id, score))
         return sorted(scored, key=lambda item: (-item[1], item[0]))[:k]
 
-    def matched_share(self, tokens: list[str], vector_id: int) -> float:
-        idf = {token: self._idf(token) for token in tokens if any(token in row for row in self._rows.values())}
+    def matched_share(self, tokens: list[str], vector_id: int, among: np.ndarray | None = None) -> float:
+        rows = self._within(among)
+        idf = {token: self._idf(token, rows) for token in tokens if any(token in row for row in rows.values())}
         mass = sum(idf.values())
-        held = set(self._rows.get(vector_id, []))
+        held = set(rows.get(vector_id, []))  # a row outside the scope holds nothing of it
         return sum(weight for token, weight in idf.items() if token in held) / mass if mass else 0.0
 
 

@@ -96,9 +96,9 @@ class Snapshot:
         """Chunk ids and BM25 scores of the best keyword matches; chunks sharing no token are left out."""
         return self._by_chunk(self.keyword.search(tokenize(query), k, among))
 
-    def matched_share(self, query: str, chunk_id: str) -> float:
-        """Share of the query's IDF mass (its rare words weigh most) that one chunk contains."""
-        return self.keyword.matched_share(tokenize(query), self.chunk(chunk_id).vector_id)
+    def matched_share(self, query: str, chunk_id: str, among: np.ndarray | None = None) -> float:
+        """Share of the query's IDF mass (its rare words weigh most) that one chunk contains, IDF within among."""
+        return self.keyword.matched_share(tokenize(query), self.chunk(chunk_id).vector_id, among)
 
     def _by_chunk(self, scored: list[tuple[int, float]]) -> Ranking:
         chunks = self.store.chunks_at([vector_id for vector_id, _ in scored])
