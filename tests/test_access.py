@@ -169,6 +169,13 @@ def test_scores_a_reader_sees_do_not_tell_what_other_collections_hold(collection
     assert scored[0] == scored[1]
 
 
+def test_a_scope_of_every_collection_the_index_holds_lists_no_chunk_ids(collections_app):
+    snapshot = collections_app.assistant.snapshot()
+    assert snapshot.admitted(SearchFilter(collections=["default", "public", "secret"])) is None
+    assert snapshot.admitted(SearchFilter(collections=["public"])) is not None
+    assert len(snapshot.admitted(SearchFilter(collections=["public", "secret"], languages=["en"]))) == 0
+
+
 def test_a_public_reader_is_answered_from_public_only(collections_app):
     *_, (_, _, answer, _) = collections_app.ask(PUBLIC_QUESTION, [], "auto · تلقائي", as_user("mona"))
     assert answer["answered"]

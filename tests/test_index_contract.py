@@ -347,6 +347,14 @@ def test_a_filter_admits_exactly_the_chunks_it_names(store, scope, expected):
     assert store.admitted(scope).tolist() == expected
 
 
+def test_the_store_names_the_collections_its_documents_are_in(store):
+    assert store.collection_names() == {"default", "coalition", "negotiation"}
+    store.delete("undated")
+    assert store.collection_names() == {"default", "coalition"}
+    store.replace(store.document("kuwait").model_copy(update={"collections": ["default"]}))
+    assert store.collection_names() == {"default"}
+
+
 def test_a_replaced_document_keeps_its_chunks(store):
     moved = store.document("budget").model_copy(update={"source": "/elsewhere/budget.txt"})
     store.replace(moved)

@@ -112,3 +112,7 @@ class DocumentStore(Protocol):
     def admitted(self, scope: SearchFilter) -> np.ndarray:
         """The vector ids of the chunks the filter admits."""
         ...
+
+    def collection_names(self) -> set[str]:
+        """Every collection some stored document belongs to."""
+        ...

@@ -198,6 +198,10 @@ class SqliteDocumentStore:
         self._forget_chunks()
         return gone
 
+    def collection_names(self) -> set[str]:
+        with self._query("SELECT DISTINCT name FROM collections") as rows:
+            return {name for (name,) in rows.fetchall()}
+
     def admitted(self, scope: SearchFilter) -> np.ndarray:
         conditions, parameters = [], []
         if scope.documents is not None:

@@ -139,6 +139,9 @@ class MemoryDocumentStore:
             del self._by_vector[chunk.vector_id]
         return gone
 
+    def collection_names(self) -> set[str]:
+        return {name for document in self._documents.values() for name in document.collections}
+
     def admitted(self, scope: SearchFilter) -> np.ndarray:
         documents = {doc_id for doc_id, document in self._documents.items() if scope.admits_document(document)}
         ids = [

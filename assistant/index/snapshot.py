@@ -85,8 +85,21 @@ class Snapshot:
         return None if chunk is None else self.vectors.window_vectors(chunk.vector_id)
 
     def admitted(self, scope: SearchFilter | None) -> np.ndarray | None:
-        """The vector ids a search within scope may return; None for no filter (every chunk)."""
-        return None if scope is None else self.store.admitted(scope)
+        """The vector ids a search within scope may return; None for no filter (every chunk).
+
+        A scope that only names collections, all those the index holds among them (a user who may
+        read everything there is), is no filter: listing every chunk id would cost a read of the
+        whole store on each question.
+        """
+        if scope is None:
+            return None
+        if (
+            scope.collections is not None
+            and scope.model_copy(update={"collections": None}) == SearchFilter()
+            and self.store.collection_names() <= set(scope.collections)
+        ):
+            return None
+        return self.store.admitted(scope)
 
     def dense_search(self, query_vector: np.ndarray, k: int, among: np.ndarray | None = None) -> Ranking:
         """Chunk ids and cosine scores of the nearest vectors (among the admitted ones, when given)."""
