@@ -31,6 +31,7 @@ from assistant.errors import AssistantError, UnreadableFileError
 from assistant.followup import Message
 from assistant.llm import describe
 from assistant.loaders import check
+from assistant.logins import LoginGuard
 from assistant.service import Assistant
 from assistant.textnorm import detect_language
 from assistant.types import Answer, SearchFilter
@@ -90,6 +91,7 @@ class Handlers:
         self.users = users
         self.audit = audit
         self.uploads = assistant.settings.data_dir / "uploads"
+        self.guard = LoginGuard(assistant.settings.data_dir / "logins.db")
         self._exports: Path | None = None
 
     @property
@@ -447,11 +449,11 @@ class Handlers:
         return rows, statistics
 
     @user_facing
-    def collections_view(self, request: gr.Request) -> list[list[Any]]:
-        """The collections table on opening the app: filled for admins, empty for the rest."""
+    def collections_view(self, request: gr.Request) -> tuple[list[list[Any]], list[list[Any]]]:
+        """The collections and the groups tables on opening the app: filled for admins, empty for the rest."""
         if "admin" not in PERMISSIONS.get(self.role(request)[1] or "", frozenset()):
-            return []
-        return self._collections_rows()
+            return [], []
+        return self._collections_rows(), self._groups_rows()
 
     @user_facing
     def create_collection(self, name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
@@ -496,6 +498,41 @@ class Handlers:
         self.audit.record(user, "access_grant" if grant else "access_revoke", collection=collection, grantee=grantee)
         verb = "may read" if grant else "may no longer read"
         return f"{grantee} {verb} {collection}", self._collections_rows()
+
+    @user_facing
+    def set_group(self, group: str, members: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        """Make a group (if new) hold exactly these users (names separated by commas or spaces)."""
+        user = self.require(request, "admin")
+        group, wanted = group.strip(), sorted(set(re.split(r"[,\s،]+", members.strip())) - {""})
+        known = self.users.roles() if self.users else {}
+        if unknown := [name for name in wanted if name not in known]:
+            raise gr.Error(f"There is no user {', '.join(unknown)}. / لا يوجد مستخدم بهذا الاسم.")
+        access = self.assistant.access
+        if group not in access.groups():
+            access.create_group(group)
+        for name in set(access.groups()[group]) | set(wanted):
+            access.set_membership(group, name, member=name in wanted)
+        self.audit.record(user, "group_set", group=group, members=wanted)
+        return f"group:{group}: {', '.join(wanted) or 'no members'}", self._groups_rows()
+
+    @user_facing
+    def unlock(self, name: str, request: gr.Request) -> tuple[str, list[list[Any]]]:
+        """Lift the lockout failed logins put on a user, or on a client address (`address:IP`)."""
+        user = self.require(request, "admin")
+        name = name.strip()
+        address = name.removeprefix("address:") if name.startswith("address:") else None
+        lifted = self.guard.unlock(None if address else name, address)
+        self.audit.record(user, "unlock", unlocked=name, lifted=lifted)
+        return (f"Unlocked {name}" if lifted else f"{name} was not locked"), self._groups_rows()
+
+    def _groups_rows(self) -> list[list[Any]]:
+        """Each group with its members, then each lockout."""
+        rows = [[f"group:{group}", ", ".join(members)] for group, members in self.assistant.access.groups().items()]
+        locked = [
+            [f"locked: address:{key}" if kind == "address" else f"locked: {key}", f"{count} failed attempts"]
+            for kind, key, count in self.guard.locked()
+        ]
+        return rows + locked
 
     def _collections_rows(self) -> list[list[Any]]:
         readers = self.assistant.access.collections()
@@ -786,6 +823,18 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             delete.click(handlers.delete_collection, collection_name, changed, api_name="delete_collection")
             grant.click(handlers.grant_access, [collection_name, grantee], changed, api_name="grant_access")
             revoke.click(handlers.revoke_access, [collection_name, grantee], changed, api_name="revoke_access")
+            groups_table = gr.Dataframe(
+                headers=["group or lockout", "members"], elem_id="groups", interactive=False, label="Groups · الفرق"
+            )
+            with gr.Row():
+                group_name = gr.Textbox(label="Group · الفريق", scale=2)
+                members = gr.Textbox(label="Members, comma-separated · الأعضاء", scale=3)
+                set_group = gr.Button("Save group · حفظ", scale=1)
+            with gr.Row():
+                locked_name = gr.Textbox(label="Locked user, or address:IP · مستخدم أو عنوان مقفل", scale=3)
+                unlock = gr.Button("Unlock · فك القفل", scale=1)
+            set_group.click(handlers.set_group, [group_name, members], [removed, groups_table], api_name="set_group")
+            unlock.click(handlers.unlock, locked_name, [removed, groups_table], api_name="unlock")
             index_button.click(
                 handlers.upload, [files, upload_collections], [results, documents, statistics], api_name="upload"
             )
@@ -801,7 +850,7 @@ def build_ui(assistant: Assistant, users: UserStore | None, audit: AuditLog) -> 
             [ask_tab, brief_tab, admin_tab, greeting, ask_scope[0], note_scope[0], upload_collections],
             api_visibility="private",
         )
-        ui.load(handlers.collections_view, None, collections_table, api_visibility="private")
+        ui.load(handlers.collections_view, None, [collections_table, groups_table], api_visibility="private")
         ui.load(handlers.status, None, status, api_visibility="private")
         ui.load(handlers.admin_view, None, [documents, statistics], api_visibility="private")
     return ui

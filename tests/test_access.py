@@ -263,12 +263,26 @@ def test_admins_manage_collections_and_grants_in_the_app_and_others_may_not(coll
     assert app.readable(as_user("mona")) == frozenset({"public"})
     with pytest.raises(gr.Error, match="no user"):
         app.grant_access("تقارير", "nobody", as_user("huda"))
+    message, groups = app.set_group("محللون", "mona، sami", as_user("huda"))
+    assert ["group:محللون", "mona, sami"] in groups
+    app.grant_access("تقارير", "group:محللون", as_user("huda"))
+    assert "تقارير" in app.readable(as_user("sami"))
+    _, groups = app.set_group("محللون", "sami", as_user("huda"))
+    assert ["group:محللون", "sami"] in groups
+    assert "تقارير" not in app.readable(as_user("mona"))
+    for _ in range(10):
+        app.guard.attempt("mona", "10.0.0.7")
+    assert ["locked: mona", "10 failed attempts"] in app.collections_view(as_user("huda"))[1]
+    app.unlock("mona", as_user("huda"))
+    assert app.guard.locked() == []
     for name in ("mona", "salwa"):
         for call in (
             lambda r: app.create_collection("x", r),
             lambda r, name=name: app.grant_access("secret", name, r),
             lambda r: app.delete_collection("public", r),
             lambda r: app.rename_collection("public", "y", r),
+            lambda r, name=name: app.set_group("negotiators", name, r),
+            lambda r: app.unlock("mona", r),
         ):
             with pytest.raises(gr.Error, match="Not permitted"):
                 call(as_user(name))
