@@ -49,6 +49,7 @@ CSS = """
 .sources mark { background: #ffe58a; }
 .source { border-inline-start: 3px solid #8aa; padding: 0.3em 0.8em; margin-bottom: 0.8em; }
 .meta { font-size: small; color: #666; }
+.quote { color: #444; font-size: 0.92em; border-inline-start: 2px solid #ccc; padding-inline-start: 0.5em; }
 """
 
 
@@ -602,7 +603,13 @@ def render_answer(answer: Answer) -> str:
             text = f"<span class='unverified' title='{html.escape(sentence.reason or '')}'>{text} ⚠ {label}</span>"
         # Each sentence is laid out in its own script's direction: an Arabic quote in an English
         # answer keeps its bullet and marker on its right, as an English one in an Arabic answer on its left.
-        parts.append(_directed(text, detect_language(without_markers(sentence.text))))
+        language = detect_language(without_markers(sentence.text))
+        parts.append(_directed(text, language))
+        # A claim in one language resting on a passage in the other: the original words beside it.
+        for citation in sentence.citations:
+            if citation.language in ("ar", "en") and citation.language != language and citation.quote.strip():
+                quote = html.escape(" ".join(citation.quote.split()))
+                parts.append(_directed(f"<span class='quote'>«{quote}» [{citation.n}]</span>", citation.language))
     warnings = "".join(f"<p class='meta'>⚠ {html.escape(w)}</p>" for w in answer.warnings)
     return _directed("".join(parts), answer.language) + warnings + searched
 

@@ -172,6 +172,26 @@ def test_an_arabic_quote_in_an_english_answer_is_laid_out_right_to_left(app, mod
     assert "<div dir='rtl' style='text-align:start'>- شاركت ثماني وعشرون دولة <a href='#source-1'" in html
 
 
+def test_an_english_claim_on_an_arabic_passage_shows_the_original_arabic_quote_beside_it(app, model):
+    from assistant.types import AnswerSentence
+
+    model.enqueue(kuwait_reply(app))
+    answer = app.assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
+    citations = answer.sentences[0].citations
+    english = answer.model_copy(
+        update={
+            "language": "en",
+            "sentences": [
+                AnswerSentence(text="Twenty-eight countries took part [1].", citations=citations, verdict="supported")
+            ],
+        }
+    )
+    shown = render_answer(english)
+    quote = " ".join(citations[0].quote.split())
+    assert f"<div dir='rtl' style='text-align:start'><span class='quote'>«{quote}» [1]</span></div>" in shown
+    assert "class='quote'" not in render_answer(answer)  # an Arabic claim on an Arabic passage: no repeat
+
+
 def test_render_answer_escapes_document_html(app, model):
     model.enqueue(kuwait_reply(app))
     answer = app.assistant.ask("كم دولة شاركت في اجتماع الكويت؟")
