@@ -170,6 +170,21 @@ def test_a_small_model_held_to_the_reply_schema_answers_in_checked_sentences(lla
     assert not any("{" in e for e in events if isinstance(e, str))  # read back, never shown as JSON
 
 
+def test_a_real_model_rewrites_a_follow_up_and_the_offline_reading_is_searched_beside_it(llama_server, tmp_path):
+    settings = backend_settings(tmp_path, llm="openai", llm_base_url=llama_server, llm_model="qwen-test")
+    assistant = indexed_folder(settings, None, tmp_path / "docs", {"kuwait.txt": KUWAIT_AR, "budget.txt": BUDGET_EN})
+    history = [
+        {"role": "user", "content": "كم دولة شاركت في اجتماع الكويت؟"},
+        {"role": "assistant", "content": "شاركت ثماني وعشرون دولة في اجتماع الكويت [1]."},
+    ]
+    asked = assistant.follow_up("وماذا ناقش المشاركون فيه؟", history)
+    assert asked.rewritten_by == "llm", asked
+    assert asked.query != "وماذا ناقش المشاركون فيه؟"
+    assert "الكويت" in asked.also[0]  # the offline reading, searched beside the model's
+    (best, *_) = assistant.search(asked, k=2)
+    assert best.source.endswith("kuwait.txt")
+
+
 def test_openai_backend_errors_name_the_setting_to_fix(llama_server, gguf, tmp_path):
     from assistant.llm import LlmUnavailableError
 
