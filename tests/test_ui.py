@@ -13,9 +13,10 @@ from assistant.audit import AuditLog
 from assistant.cli import main
 from assistant.errors import AssistantError
 from assistant.llm import ScriptedChatModel
+from assistant.rendering import render_answer
 from assistant.sample import index_sample_if_empty, write_pdf
 from assistant.service import Assistant
-from assistant.ui import Handlers, _safe_name, build_ui, render_answer
+from assistant.ui import Handlers, _safe_name, build_ui
 from assistant.users import UserStore
 from tests.conftest import KUWAIT_AR
 
