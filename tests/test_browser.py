@@ -166,3 +166,29 @@ def test_an_official_sees_no_admin_functions_and_is_refused_by_the_api(server, b
     audit = (home / "data/audit.jsonl").read_text(encoding="utf-8")
     assert '"user": "mona", "action": "denied"' in audit
     assert '"action": "index_add"' in audit
+
+
+def test_the_openai_client_gets_cited_streamed_answers_from_python_app_py(server):
+    """The API of the very process `python app.py` starts, with a token and a grant made by the CLI."""
+    import openai
+
+    url, home = server
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSISTANT_")}
+    env |= {"ASSISTANT_DATA_DIR": str(home / "data"), "ASSISTANT_INDEX_DIR": str(home / "index")}
+
+    def cli(*args: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "-m", "assistant", *args], env=env, cwd=home, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    token = cli("tokens", "create", "mona").strip()
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=120)
+    question = [{"role": "user", "content": "كم دولة شاركت في اجتماع مجموعة العمل في الكويت؟"}]
+    declined = client.chat.completions.create(model="briefing-assistant", messages=question)
+    assert not declined.model_extra["answered"]  # mona was added after the registry was made: no grant yet
+    cli("access", "grant", "default", "--user", "mona")
+    chunks = list(client.chat.completions.create(model="briefing-assistant", messages=question, stream=True))
+    assert "28" in "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    assert any("28" in citation["quote"] for citation in chunks[-1].model_extra["citations"])
