@@ -9,16 +9,14 @@ What a user may read becomes the `collections` of the search filter (`confine`),
 applied inside retrieval like any other scope, never by hiding results afterwards.
 """
 
-import fcntl
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError, NotFoundError
+from assistant.private_files import locked, write_private_json
 from assistant.types import DEFAULT_COLLECTION, SearchFilter
 from assistant.users import UserStore
 
@@ -44,7 +42,7 @@ class AccessStore:
         """
         store = cls(Path(data_dir) / "access.json")
         made = Path(data_dir) / ".access-made"  # once made, a missing registry is lost, not new
-        with store._locked():
+        with locked(store.path):
             if not store.path.exists() and not made.exists():
                 existing = sorted(UserStore(Path(data_dir) / "users.json").roles())
                 store._write({"collections": {DEFAULT_COLLECTION: {"users": existing, "groups": []}}, "groups": {}})
@@ -184,17 +182,10 @@ class AccessStore:
 
     def _change(self, change: Callable[[Registry], None]) -> None:
         """Read, change and write the registry under a lock, so the app and the CLI never lose each other's changes."""
-        with self._locked():
+        with locked(self.path):
             registry = self._read()
             change(registry)
             self._write(registry)
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
 
     def _read(self) -> Registry:
         try:
@@ -209,13 +200,7 @@ class AccessStore:
         return registry
 
     def _write(self, registry: Registry) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(registry, file, ensure_ascii=False, indent=2)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        write_private_json(self.path, registry)
 
 
 def _check_registry(registry: Registry) -> None:

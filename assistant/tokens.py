@@ -7,19 +7,17 @@ looked up at each call from its user (role, grants), so revoking a grant or remo
 takes effect on the next call.
 """
 
-import fcntl
 import hashlib
 import hmac
 import json
-import os
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError, NotFoundError
+from assistant.private_files import locked, write_private_json
 
 _PREFIX = "ba"
 
@@ -74,23 +72,10 @@ class TokenStore:
         return None
 
     def _change(self, change: Callable[[dict[str, Any]], None]) -> None:
-        with self._locked():
+        with locked(self.path):
             tokens = self._read()
             change(tokens)
-            temporary = self.path.with_suffix(".tmp")
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump({"tokens": tokens}, file, indent=2)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            write_private_json(self.path, {"tokens": tokens})
 
     def _read(self) -> dict[str, Any]:
         if not self.path.exists():

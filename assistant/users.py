@@ -6,13 +6,13 @@ scrypt (hashlib, OpenSSL) is a memory-hard password hash that needs no extra pac
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 from pathlib import Path
 from typing import Literal, get_args
 
 from assistant.errors import AssistantError, NotFoundError
+from assistant.private_files import write_private_json
 
 Role = Literal["official", "staff", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -77,15 +77,7 @@ class UserStore:
         return data
 
     def _write(self, users: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        # Readable by the owner only, from the moment it exists.
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump({"users": users}, file, indent=2)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        write_private_json(self.path, {"users": users})
 
 
 def _hash(password: str, salt: bytes) -> bytes:
