@@ -69,6 +69,7 @@ class Assistant:
         self._embedding_cache: EmbeddingCache | None = None
         self._embedding_engine: EmbeddingEngine | None = None
         self._cached: Snapshot | None = None
+        self._access: AccessStore | None = None
         self._chat_model = chat_model
 
     @property
@@ -139,11 +140,12 @@ class Assistant:
         offline = followup.carried_over(question, history)
         if not offline.changed or isinstance(self.chat_model, ExtractiveAnswerer):
             return offline
+        conversation = followup.history_text(history)
         messages = render(
             self.settings.prompts_dir,
             answer_language(question, language),
             "rewrite",
-            history=followup.history_text(history),
+            history=conversation,
             question=question,
         )
         try:
@@ -151,7 +153,7 @@ class Assistant:
         except Exception as error:  # the answer itself will say what is wrong with the model
             log.warning("the follow-up was not rewritten: %s", explained(error, self.settings))
             return offline
-        said = set(content_words(question + " " + followup.history_text(history)))
+        said = set(content_words(question + " " + conversation))
         if (
             not rewritten
             or NO_ANSWER in rewritten
@@ -442,8 +444,11 @@ class Assistant:
 
     @property
     def access(self) -> AccessStore:
-        """The named collections and who may read each (ASSISTANT_DATA_DIR/access.json)."""
-        return AccessStore.at(self.settings.data_dir)
+        """The named collections and who may read each (ASSISTANT_DATA_DIR/access.json), made or
+        migrated on first use; once, not on every request that reads it."""
+        if self._access is None:
+            self._access = AccessStore.at(self.settings.data_dir)
+        return self._access
 
     def collection_sizes(self) -> dict[str, int]:
         """Each collection in the registry with its number of documents (0 for one still empty)."""
