@@ -66,6 +66,7 @@ class SqliteDocumentStore:
         # Counted once, then kept by put and delete: count(*) scans the table, and a writer asks
         # after every document it adds. A reader's transaction sees one state, so its count holds.
         self._count: int | None = None
+        self._collection_names: set[str] | None = None  # asked on every scoped question; kept till a write
 
     @contextmanager
     def _query(self, sql: str, parameters: tuple[object, ...] = ()) -> Iterator[sqlite3.Cursor]:
@@ -166,6 +167,7 @@ class SqliteDocumentStore:
 
     def _describe(self, document: SourceDocument) -> None:
         """The rows that index a document's record: its locations and collections."""
+        self._collection_names = None
         self.connection.execute("DELETE FROM locations WHERE doc_id = ?", (document.doc_id,))
         self.connection.execute("DELETE FROM collections WHERE doc_id = ?", (document.doc_id,))
         self.connection.executemany(
@@ -192,6 +194,7 @@ class SqliteDocumentStore:
             removed = self.connection.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount
             for table in ("locations", "collections", "chunks"):
                 self.connection.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+            self._collection_names = None
             if self._count is not None:
                 self._count -= removed
         self._cached.cache_clear()
@@ -199,8 +202,11 @@ class SqliteDocumentStore:
         return gone
 
     def collection_names(self) -> set[str]:
-        with self._query("SELECT DISTINCT name FROM collections") as rows:
-            return {name for (name,) in rows.fetchall()}
+        """Cached: a reader's view is fixed by its read transaction, and a writer's writes clear it."""
+        if self._collection_names is None:
+            with self._query("SELECT DISTINCT name FROM collections") as rows:
+                self._collection_names = {name for (name,) in rows.fetchall()}
+        return set(self._collection_names)
 
     def admitted(self, scope: SearchFilter) -> np.ndarray:
         conditions, parameters = [], []

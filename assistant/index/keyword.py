@@ -132,18 +132,18 @@ class SegmentedBm25:
 
         Statistics within a scope are the scope's own: a search confined to some collections must
         not score its passages by how often a word occurs in documents outside them (that would
-        tell a reader whether a word is in a document they may not read).
+        tell a reader whether a word is in a document they may not read). among is ascending.
         """
         if among is None and self._statistics is not None:
             return self._statistics
-        key = None if among is None else hashlib.blake2b(ascending(among).tobytes(), digest_size=16).digest()
+        key = None if among is None else hashlib.blake2b(among.tobytes(), digest_size=16).digest()
         if key is not None and key in self._scoped:
             return self._scoped[key]
         rows = tokens = 0
         for segment in self._searched():
             live = ~members(segment.ids, self.deleted)
             if among is not None:
-                live &= members(segment.ids, ascending(among))
+                live &= members(segment.ids, among)
             rows, tokens = rows + int(live.sum()), tokens + int(np.asarray(segment.lengths)[live].sum())
         if key is None:
             self._statistics = (rows, tokens)
@@ -152,7 +152,7 @@ class SegmentedBm25:
         return rows, tokens
 
     def _live_postings(self, token: str, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The token's postings in live rows (and only rows among admits, when given)."""
+        """The token's postings in live rows (and only rows among, ascending, admits, when given)."""
         parts = [segment.postings(token) for segment in self._searched()]
         if not parts:
             return _NO_IDS, _NO_COUNTS, _NO_COUNTS
@@ -161,7 +161,7 @@ class SegmentedBm25:
             live = ~members(ids, self.deleted)
             ids, tf, lengths = ids[live], tf[live], lengths[live]
         if among is not None and len(ids):  # a mask on the postings: the filter never cuts a top k
-            admitted = members(ids, ascending(among))
+            admitted = members(ids, among)
             ids, tf, lengths = ids[admitted], tf[admitted], lengths[admitted]
         return ids, tf, lengths
 
@@ -170,6 +170,7 @@ class SegmentedBm25:
         return math.log(1 + (rows - held_by + 0.5) / (held_by + 0.5))
 
     def search(self, tokens: list[str], k: int, among: np.ndarray | None = None) -> Scored:
+        among = None if among is None else ascending(among)  # once, not for every token
         rows, length = self._totals(among)
         if not rows or k <= 0:
             return []
@@ -192,6 +193,7 @@ class SegmentedBm25:
         return [(int(i), float(totals[i])) for i in best]
 
     def matched_share(self, tokens: list[str], vector_id: int, among: np.ndarray | None = None) -> float:
+        among = None if among is None else ascending(among)
         rows, _ = self._totals(among)
         idf, held = {}, set()
         for token in dict.fromkeys(tokens):
