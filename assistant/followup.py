@@ -33,8 +33,8 @@ CARRIED_WORDS = 8  # of the earlier question: enough for its subject, not so man
 # Asking words the stop lists leave in: carried over, they would ask the old question again.
 _QUESTION_WORDS = {"many", "much", "which", "لماذا", "أي", "اي", "ماهي"}
 _EN_OPENINGS = ("and", "what about", "how about", "also", "then")
-_EN_POINTING = {"it", "its", "they", "them", "their", "he", "she", "him", "his", "her", "there", "that", "this"}
-_EN_POINTING |= {"those", "these", "then"}
+_EN_POINTING = {"it", "its", "they", "them", "their", "he", "she", "him", "his", "her"}
+_EN_POINTING |= {"there", "that", "this", "those", "these", "then"}  # pronouns, then places, things, times
 _AR_POINTING = {"هذا", "هذه", "ذلك", "تلك", "هناك", "هنالك", "ذاك", "هؤلاء", "أولئك", "حينها", "آنذاك", "نفسه", "نفسها"}
 # و or ف before a question word: «ومن»، «وما»، «وكم»، «فمتى».
 _AR_OPENING = re.compile(r"^[وف](?:من|ما|ماذا|كم|متى|أين|اين|كيف|هل|لماذا|أي|ماهي)$")
@@ -85,10 +85,10 @@ def carried_over(question: str, history: list[Message]) -> FollowUp:
     context = asked[0]
     for earlier in asked[1:]:
         context = _with_words_of(earlier, context) if reads_as_follow_up(earlier) else earlier
-    return FollowUp(question, _with_words_of(question, context), last_answer(history), "earlier question")
+    return FollowUp(question, _with_words_of(question, context), _last_answer(history), "earlier question")
 
 
-def last_answer(history: list[Message]) -> str | None:
+def _last_answer(history: list[Message]) -> str | None:
     answers = [m["content"] for m in history if m.get("role") == "assistant" and m.get("content", "").strip()]
     return answers[-1] if answers else None
 
